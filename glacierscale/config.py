@@ -1,0 +1,215 @@
+"""Typed run configuration, loaded from YAML; every error names the field and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from glacierscale.errors import ConfigError
+
+DEFAULT_CHECKPOINT = "default"
+
+
+def parse_years(value: Any) -> list[int]:
+    """Return a sorted list of years from ``2016:2020`` (inclusive), ``2016,2018``, an int or a list."""
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if ":" in text:
+                first, last = (int(p) for p in text.split(":", 1))
+                if last < first:
+                    raise ValueError(f"range {text!r} ends before it starts")
+                return list(range(first, last + 1))
+            return sorted({int(p) for p in text.split(",") if p.strip()})
+        except ValueError as err:
+            raise ValueError(f"years must look like 2016:2020 or 2016,2018, got {text!r} ({err})") from None
+    if isinstance(value, list | tuple):
+        return sorted({int(v) for v in value})
+    raise ValueError(f"years must be a range string, an int or a list, got {type(value).__name__}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CatalogConfig(_Strict):
+    """Where scenes come from: a ``simulate`` output directory (served locally) or a STAC API URL."""
+
+    url: str
+    provider: str = "local"
+    collections: dict[str, str] = Field(
+        default_factory=lambda: {
+            "s2": "sentinel-2-l2a",
+            "s1": "sentinel-1-rtc",
+            "dem": "cop-dem-glo-30",
+        },
+        description="sensor group -> STAC collection id",
+    )
+
+
+class SeasonConfig(_Strict):
+    """The yearly time window (month-day) from which scenes are composited; end of ablation season."""
+
+    start: str = "07-15"
+    end: str = "09-30"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month_day(cls, v: str) -> str:
+        parts = v.split("-")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise ValueError(f"must be MM-DD, got {v!r}")
+        month, day = int(parts[0]), int(parts[1])
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            raise ValueError(f"must be a valid MM-DD, got {v!r}")
+        return v
+
+
+class SelectionConfig(_Strict):
+    """Scene ranking limits per work unit and window."""
+
+    max_cloud_cover: float = Field(80.0, ge=0, le=100)
+    max_scenes: int = Field(4, ge=1)
+
+
+class GridConfig(_Strict):
+    """The work-unit grid: pixel size, tile size in pixels, context margin around glaciers."""
+
+    resolution: float = Field(20.0, gt=0)
+    tile_size: int = Field(512, ge=64)
+    margin_m: float = Field(500.0, ge=0)
+
+
+class ModelConfig(_Strict):
+    """Which checkpoint maps the cubes (``default`` is the shipped one)."""
+
+    checkpoint: str = DEFAULT_CHECKPOINT
+
+
+class InferConfig(_Strict):
+    """Patch inference on Ray actors."""
+
+    patch_size: int = Field(128, ge=32)
+    overlap: int = Field(32, ge=0)
+    batch_size: int = Field(8, ge=1)
+    num_actors: int = Field(1, ge=1)
+    num_gpus: float = Field(0.0, ge=0)
+    num_cpus: float = Field(1.0, gt=0)
+    threads_per_actor: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> InferConfig:
+        if self.overlap * 2 >= self.patch_size:
+            raise ValueError(f"overlap ({self.overlap}) must be less than half of patch_size ({self.patch_size})")
+        return self
+
+
+class RunConfig(_Strict):
+    """Everything ``glacierscale run`` needs; flags on the command line override these fields."""
+
+    name: str = "glacierscale-run"
+    catalog: CatalogConfig
+    inventory: str
+    years: list[int]
+    archive: str
+    cube_store: str | None = Field(None, description="Zarr cube store; default <archive>/../cubes")
+    season: SeasonConfig = SeasonConfig()
+    selection: SelectionConfig = SelectionConfig()
+    grid: GridConfig = GridConfig()
+    model: ModelConfig = ModelConfig()
+    infer: InferConfig = InferConfig()
+    ray_address: str | None = None
+    mode: Literal["local", "cluster"] = "local"
+
+    @field_validator("years", mode="before")
+    @classmethod
+    def _years(cls, v: Any) -> list[int]:
+        years = parse_years(v)
+        if not years:
+            raise ValueError("at least one year is needed")
+        return years
+
+    def resolved_cube_store(self) -> str:
+        """Return the cube store location, defaulting to a ``cubes`` folder beside the archive."""
+        if self.cube_store:
+            return self.cube_store
+        if "://" in self.archive:
+            return self.archive.rstrip("/") + "-cubes"
+        return str(Path(self.archive).resolve().parent / "cubes")
+
+
+def _format_validation(err: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif e["type"] == "missing":
+            msg = "field required"
+        lines.append(f"  {field}: {msg}")
+    return "\n".join(lines)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; raise ConfigError naming the file if it is missing or not a mapping."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {p} is not valid YAML: {err}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {p} must hold a mapping of fields, got {type(data).__name__}")
+    return data
+
+
+def build_run_config(data: dict[str, Any], source: str = "<flags>") -> RunConfig:
+    """Validate a mapping into a RunConfig; ConfigError names each bad field and the source."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation(err, source)) from None
+
+
+def load_run_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Load CONFIG (optional) and apply command-line overrides (None values are ignored)."""
+    data: dict[str, Any] = load_yaml(path) if path else {}
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key == "catalog":
+            cat = dict(data.get("catalog") or {})
+            cat["url"] = value
+            data["catalog"] = cat
+        else:
+            data[key] = value
+    source = str(path) if path else "command-line flags"
+    if path and overrides and any(v is not None for v in overrides.values()):
+        source += " (with command-line overrides)"
+    # relative paths in a config file are relative to that file
+    if path:
+        base = Path(path).resolve().parent
+        for key in ("inventory", "archive", "cube_store"):
+            v = data.get(key)
+            if isinstance(v, str) and "://" not in v and not Path(v).is_absolute() and key not in (overrides or {}):
+                data[key] = str(base / v)
+        cat = data.get("catalog")
+        if isinstance(cat, dict) and isinstance(cat.get("url"), str) and "catalog" not in (overrides or {}):
+            u = cat["url"]
+            if "://" not in u and not Path(u).is_absolute():
+                cat["url"] = str(base / u)
+    return build_run_config(data, source)
+
+
+def dump_run_config(cfg: RunConfig, path: str | Path) -> None:
+    """Write a RunConfig as YAML that ``load_run_config`` reads back unchanged."""
+    Path(path).write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))

@@ -1,0 +1,45 @@
+"""One exception hierarchy for glacierscale.
+
+Every error a user can cause derives from :class:`GlacierscaleError`; the specific classes also inherit the
+builtin they resemble (as rasterio does), so callers can catch narrowly (``except ConfigError``) or
+broadly (``except ValueError``). The CLI prints ``str(err)`` of any ``GlacierscaleError`` without a
+traceback and exits with status 2.
+"""
+
+from __future__ import annotations
+
+
+class GlacierscaleError(Exception):
+    """Root of every error glacierscale raises on purpose."""
+
+
+class ConfigError(GlacierscaleError, ValueError):
+    """A configuration file or flag is malformed; the message names the field and the file."""
+
+
+class InputError(GlacierscaleError, ValueError):
+    """An input file (DEM, outlines, inventory, STAC item) is unusable; the message names the file."""
+
+
+class CatalogError(GlacierscaleError):
+    """A STAC catalog cannot be reached, served or read."""
+
+
+class EmptySearchError(CatalogError, LookupError):
+    """A STAC search returned no usable scene for a work unit and time window."""
+
+
+class CubeError(GlacierscaleError):
+    """A cube cannot be assembled or written."""
+
+
+class CheckpointError(GlacierscaleError, FileNotFoundError):
+    """A model checkpoint is missing, corrupt or does not match the cube."""
+
+
+class ArchiveError(GlacierscaleError):
+    """The change archive cannot be opened, written or queried."""
+
+
+class NotAvailableError(GlacierscaleError, NotImplementedError):
+    """A command of the CLI contract that a later release implements."""

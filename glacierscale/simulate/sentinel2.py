@@ -1,0 +1,120 @@
+"""Sentinel-2 L2A scenes: reflectance by surface, topographic illumination, cast shadows, clouds, SCL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from glacierscale.simulate import stac
+from glacierscale.simulate.physics import (
+    CLOUD_REFLECTANCE,
+    REFLECTANCE,
+    S2_BANDS,
+    Surface,
+    cast_shadow,
+    illumination,
+    lookup,
+    paint_surfaces,
+    smooth_noise,
+    snow_line,
+    solar_position,
+)
+from glacierscale.simulate.region import Region
+
+COLLECTION = "sentinel-2-l2a"
+# cloud-shadow transmission per band (diffuse skylight is blue-rich; PHYSICS.md section 1)
+SHADOW_TRANSMISSION = np.array([0.28, 0.22, 0.18, 0.12, 0.08, 0.08], dtype=np.float32)
+
+
+def _scl(surf: np.ndarray, refl: np.ndarray, cloud: np.ndarray, cshadow: np.ndarray, dark: np.ndarray) -> np.ndarray:
+    """Return the L2A scene classification (10 m, downsampled by the caller)."""
+    green, swir = refl[1], refl[4]
+    ndsi = (green - swir) / np.maximum(green + swir, 1e-6)
+    scl = np.full(surf.shape, 5, dtype=np.uint8)  # not vegetated
+    scl[np.isin(surf, (Surface.SPARSE_VEG, Surface.DENSE_VEG))] = 4
+    scl[surf == Surface.WATER] = 6
+    scl[(ndsi > 0.4) & (green > 0.2)] = 11
+    scl[dark] = 2
+    scl[cshadow > 0.3] = 3
+    scl[cloud > 0.25] = 8
+    scl[cloud > 0.6] = 9
+    return scl
+
+
+def simulate_scene(region: Region, when: datetime, rng: np.random.Generator, out: Path) -> dict[str, Any]:
+    """Write one Sentinel-2 L2A scene (six bands + SCL as COGs) and return its STAC item."""
+    spec = region.spec
+    year = when.year
+    doy = when.timetuple().tm_yday
+    hour_utc = 10.5 - spec.center_lon / 15.0  # 10:30 local solar time descending node
+    sun_elev, sun_az = solar_position(spec.center_lat, doy, hour_utc, spec.center_lon)
+    glacier, debris = region.masks[year]
+    line = snow_line(doy, spec.ela_m, rng)
+    surf = paint_surfaces(region.terrain.elevation, glacier, debris, line, region.patchiness)
+
+    cos_i = illumination(region.slope, region.aspect, sun_elev, sun_az)
+    shadow = cast_shadow(region.terrain.elevation, spec.resolution, sun_elev, sun_az)
+    direct = np.clip(cos_i, 0, None) / np.sin(np.deg2rad(sun_elev)) * ~shadow
+    skyview = (1 + np.cos(region.slope)) / 2
+    light = np.clip(0.85 * direct + 0.15 * skyview, 0, 2.5).astype(np.float32)
+
+    # cloud optical thickness: 0-60 % of the scene, mostly small fractions (PHYSICS.md section 6)
+    cover = float(np.clip(rng.beta(1.1, 3.0) * 0.8, 0, 0.6))
+    field = smooth_noise(region.shape, rng, 18.0)
+    thr = np.quantile(field, 1 - cover) if cover > 0.005 else np.inf
+    cloud = np.clip((field - thr) / 0.6, 0, 1).astype(np.float32) ** 0.7
+    height_px = 2000.0 / np.tan(np.deg2rad(sun_elev)) / spec.resolution
+    az = np.deg2rad(sun_az)
+    cshadow = ndimage.shift(cloud, (-np.cos(az) * -height_px, np.sin(az) * -height_px), order=0, cval=0.0)
+    cshadow = np.clip(cshadow - cloud, 0, 1)
+
+    refl = np.empty((len(S2_BANDS), *region.shape), dtype=np.float32)
+    for b in range(len(S2_BANDS)):
+        base = lookup(REFLECTANCE, surf, b) * (1 + 0.10 * region.texture)
+        r = base * light
+        r *= 1 - (1 - SHADOW_TRANSMISSION[b]) * cshadow
+        r = r * (1 - cloud) + CLOUD_REFLECTANCE[b] * cloud
+        refl[b] = r + rng.normal(0, 0.004, region.shape).astype(np.float32)
+    dark = (shadow | (cos_i < 0.08)) & (cloud < 0.25)
+    scl = _scl(surf, refl, cloud, cshadow, dark)[::2, ::2]
+
+    offset = -0.1 if when >= stac.S2_L2A_OFFSET_FROM else 0.0
+    baseline = "05.10" if offset else "02.14"
+    sat = "S2A" if rng.random() < 0.5 else "S2B"
+    item_id = f"{sat}_32T{spec.name.upper()[:2]}_{when:%Y%m%d}_0_L2A"
+    folder = out / item_id
+    assets: dict[str, Any] = {}
+    t10 = region.transform
+    t20 = t10 * t10.scale(2)
+    for b, band in enumerate(S2_BANDS):
+        arr = refl[b]
+        res = stac.S2_ASSETS[band][2]
+        transform = t10
+        if res == 20:
+            arr = arr.reshape(arr.shape[0] // 2, 2, arr.shape[1] // 2, 2).mean(axis=(1, 3))
+            transform = t20
+        dn = np.clip(np.round((arr - offset) * 10000), 1, 65534).astype(np.uint16)
+        href = folder / f"{band}.tif"
+        stac.write_cog(href, dn, transform, region.crs, 0)
+        key, a = stac.s2_asset(band, href, dn.shape, transform, offset)
+        assets[key] = a
+    stac.write_cog(folder / "SCL.tif", scl, t20, region.crs, 0)
+    assets["scl"] = stac.scl_asset(folder / "SCL.tif", scl.shape, t20)
+
+    geometry, bbox = stac.footprint(region.bounds, region.crs)
+    cloud_pct = float(100 * np.mean(cloud > 0.25))
+    props = {
+        "platform": "sentinel-2a" if sat == "S2A" else "sentinel-2b", "constellation": "sentinel-2",
+        "instruments": ["msi"], "eo:cloud_cover": round(cloud_pct, 4), "proj:epsg": region.epsg,
+        "view:sun_azimuth": round(sun_az, 4), "view:sun_elevation": round(sun_elev, 4),
+        "s2:processing_baseline": baseline, "s2:product_type": "S2MSI2A",
+        "s2:snow_ice_percentage": round(float(100 * np.mean(scl == 11)), 4),
+        "earthsearch:boa_offset_applied": bool(offset),
+        "glacierscale:simulated": True, "glacierscale:snow_line_m": round(line, 1),
+    }
+    return stac.item(item_id, COLLECTION, when, geometry, bbox, props, assets,
+                     ["eo/v1.1.0", "raster/v1.1.0", "projection/v1.1.0", "view/v1.0.0", "sentinel-2/v1.0.0"])
