@@ -44,6 +44,7 @@ class RegionSpec:
     s1_per_year: int = 2
     n_valleys: int = 4
     name: str = "sim"
+    grid_m: float | None = None  # snap the region to this tile grid (e.g. a work-unit span)
 
 
 @dataclass
@@ -108,9 +109,12 @@ def build_region(spec: RegionSpec) -> Region:
     x, y = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True).transform(
         spec.center_lon, spec.center_lat)
     half = spec.size_px * spec.resolution / 2
-    snap = 2 * spec.resolution  # 20 m bands must align with 10 m bands
-    left = np.floor((x - half) / snap) * snap
-    top = np.ceil((y + half) / snap) * snap
+    if spec.grid_m:  # the region fills whole tiles of a work-unit grid
+        left = round((x - half) / spec.grid_m) * spec.grid_m
+        top = round((y + half) / spec.grid_m) * spec.grid_m
+    else:  # 20 m bands must align with 10 m bands
+        left = np.floor((x - half) / 20.0) * 20.0
+        top = np.ceil((y + half) / 20.0) * 20.0
     transform = Affine(spec.resolution, 0, left, 0, -spec.resolution, top)
     # the massif reaches 600-700 m above the ELA, as accumulation areas do in the Alps
     terrain = procedural_terrain(spec.size_px, spec.resolution, rng, summit_m=spec.ela_m + 650,

@@ -1,0 +1,58 @@
+"""Provider definitions (catalogs/*.yaml): which collection and asset key serves each band of each sensor.
+
+Adding a provider is adding a YAML file, not code. The cube stage reads bands through these definitions, so
+simulated and real catalogs go through the same code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from glacierscale.config import load_yaml
+from glacierscale.errors import ConfigError
+
+# provider YAML lives in the repository's catalogs/ folder (the package is installed editable)
+CATALOG_DIRS = [Path(__file__).resolve().parents[2] / "catalogs"]
+
+
+class SensorDef(BaseModel):
+    """How one sensor group is read from a provider."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    collection: str
+    bands: dict[str, str]  # glacierscale band name -> STAC asset key
+    mask_asset: str | None = None
+    clear_scl: list[int] = []
+    to_db: list[str] = []
+    resampling: Literal["nearest", "bilinear", "cubic", "average"] = "bilinear"
+    native_resolution: float = 10.0
+
+
+class Provider(BaseModel):
+    """A STAC provider: name, access rule and sensors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    access: Literal["local-files", "anonymous-https", "requester-pays-s3", "planetary-computer-sas"]
+    url: str | None = None
+    sensors: dict[str, SensorDef]
+
+
+def load_provider(name_or_path: str) -> Provider:
+    """Return the provider defined in ``catalogs/<name>.yaml`` (or a YAML path)."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        candidates = [d / f"{name_or_path}.yaml" for d in CATALOG_DIRS]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise ConfigError(f"unknown catalog provider {name_or_path!r}: no {name_or_path}.yaml in "
+                              + ", ".join(str(d) for d in CATALOG_DIRS))
+        path = found
+    try:
+        return Provider.model_validate(load_yaml(path))
+    except ValidationError as err:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ConfigError(f"invalid provider definition in {path}: {fields}") from None

@@ -1,0 +1,144 @@
+"""Assemble one work unit's multi-sensor cube for one year: stackstac stacks → harmonised composite.
+
+Each sensor is stacked lazily on the unit's grid (explicit epsg, resolution, bounds, float32), harmonised
+(raster:bands scale/offset via stackstac's rescale; SAR to dB; DEM to elevation + slope), masked (SCL),
+composited (median of clear observations) and aligned into one ``(band, y, x)`` array.
+A sensor with no scene in the window becomes all-NaN bands flagged ``missing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from glacierscale.catalog.provider import Provider, SensorDef
+from glacierscale.errors import CubeError
+from glacierscale.inventory.units import WorkUnit
+
+SENSOR_ORDER = ("s2", "s1", "dem")
+
+
+def cube_bands(provider: Provider) -> list[str]:
+    """Return the cube's band names in order: each sensor's bands, plus SLOPE after the DEM."""
+    names: list[str] = []
+    for sensor in SENSOR_ORDER:
+        if sensor in provider.sensors:
+            names += list(provider.sensors[sensor].bands)
+            if sensor == "dem":
+                names.append("SLOPE")
+    return names
+
+
+@dataclass(frozen=True)
+class YearComposite:
+    """One year of one unit: the band stack and per-sensor bookkeeping."""
+
+    data: np.ndarray  # (band, y, x) float32, NaN = no data
+    bands: list[str]
+    clear_count: np.ndarray  # (y, x) clear optical observations
+    missing: dict[str, bool]
+    scenes: dict[str, list[str]]
+
+
+def _stack(items: list[Any], assets: list[str], unit: WorkUnit, resampling: str, rescale: bool) -> xr.DataArray:
+    import stackstac
+    from rasterio.enums import Resampling
+
+    try:
+        return stackstac.stack(
+            items, assets=assets, epsg=unit.epsg, resolution=unit.resolution, bounds=unit.bounds,
+            dtype=np.dtype("float32"), fill_value=np.float32(np.nan), rescale=rescale,
+            resampling=getattr(Resampling, resampling), chunksize=unit.size_px,
+            # a failed read must fail loudly, not turn into NaN pixels that look like clouds
+            errors_as_nodata=(), snap_bounds=False,
+        )
+    except Exception as err:
+        raise CubeError(f"cannot stack {assets} of {[it.id for it in items]} for unit {unit.unit_id}: {err}") from err
+
+
+def _compute(arr: xr.DataArray, what: str, unit: WorkUnit) -> np.ndarray:
+    try:
+        return np.asarray(arr.compute(scheduler="threads", num_workers=2))
+    except Exception as err:
+        raise CubeError(f"reading {what} for unit {unit.unit_id} failed: {err}") from err
+
+
+def _slope_deg(elev: np.ndarray, res: float) -> np.ndarray:
+    dy, dx = np.gradient(elev, res)
+    return np.degrees(np.arctan(np.hypot(dx, dy))).astype(np.float32)
+
+
+def raster_band_rules(items: list[Any], keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return per-(item, asset) scale, offset and nodata from each item's ``raster:bands``.
+
+    Per item, because one collection mixes processing baselines (Sentinel-2 L2A offset -0.1 from
+    baseline 04.00 on, 0 before).
+    """
+    shape = (len(items), len(keys))
+    scale, offset, nodata = np.ones(shape), np.zeros(shape), np.full(shape, np.nan)
+    for i, it in enumerate(items):
+        for j, key in enumerate(keys):
+            bands = it.assets[key].extra_fields.get("raster:bands") or [{}]
+            scale[i, j] = bands[0].get("scale", 1.0)
+            offset[i, j] = bands[0].get("offset", 0.0)
+            nd = bands[0].get("nodata")
+            nodata[i, j] = np.nan if nd is None or nd == "nan" else float(nd)
+    return scale, offset, nodata
+
+
+def composite_sensor(sensor: str, sdef: SensorDef, items: list[Any], unit: WorkUnit) -> tuple[np.ndarray, np.ndarray]:
+    """Return (bands × y × x composite, clear-observation count) for one sensor."""
+    keys = list(sdef.bands.values())
+    # stackstac's own rescale refuses float32 output; scale/offset are applied here, per item
+    raw = _compute(_stack(items, keys, unit, sdef.resampling, rescale=False), f"{sensor} bands", unit)
+    scale, offset, nodata = raster_band_rules(items, keys)
+    is_nodata = raw == nodata[:, :, None, None]
+    stack = np.where(is_nodata, np.nan, raw * scale[:, :, None, None] + offset[:, :, None, None]).astype(np.float32)
+    valid = np.isfinite(stack).all(axis=1)  # (time, y, x)
+    if sdef.mask_asset:
+        scl = _compute(_stack(items, [sdef.mask_asset], unit, "nearest", rescale=False), f"{sensor} mask", unit)[:, 0]
+        valid &= np.isin(np.nan_to_num(scl, nan=0).astype(np.int16), sdef.clear_scl)
+    masked = np.where(valid[:, None], stack, np.nan)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels stay NaN
+            comp = np.nanmedian(masked, axis=0).astype(np.float32)
+    names = list(sdef.bands)
+    for name in sdef.to_db:
+        i = names.index(name)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            comp[i] = np.where(comp[i] > 0, 10 * np.log10(comp[i]), np.nan)
+    return comp, valid.sum(axis=0).astype(np.int16)
+
+
+def build_year(provider: Provider, selections: dict[str, list[Any]], unit: WorkUnit) -> YearComposite:
+    """Return the aligned composite of every sensor of ``provider`` for one unit and window."""
+    shape = (unit.size_px, unit.size_px)
+    layers: list[np.ndarray] = []
+    missing: dict[str, bool] = {}
+    clear = np.zeros(shape, dtype=np.int16)
+    for sensor in SENSOR_ORDER:
+        if sensor not in provider.sensors:
+            continue
+        sdef = provider.sensors[sensor]
+        items = selections.get(sensor, [])
+        n_bands = len(sdef.bands) + (1 if sensor == "dem" else 0)
+        if not items:
+            missing[sensor] = True
+            layers.append(np.full((n_bands, *shape), np.nan, dtype=np.float32))
+            continue
+        missing[sensor] = False
+        comp, count = composite_sensor(sensor, sdef, items, unit)
+        if sensor == "s2":
+            clear = count
+        if sensor == "dem":
+            comp = np.concatenate([comp, _slope_deg(comp[0], unit.resolution)[None]])
+        layers.append(comp)
+    data = np.concatenate(layers).astype(np.float32)
+    scenes = {s: [it.id for it in selections.get(s, [])] for s in provider.sensors}
+    return YearComposite(data, cube_bands(provider), clear, missing, scenes)
