@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from glacierscale.errors import ConfigError
 
 DEFAULT_CHECKPOINT = "default"
+M = TypeVar("M", bound=BaseModel)
 
 
 def parse_years(value: Any) -> list[int]:
@@ -172,12 +173,17 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def build_run_config(data: dict[str, Any], source: str = "<flags>") -> RunConfig:
-    """Validate a mapping into a RunConfig; ConfigError names each bad field and the source."""
+def build_model(model: type[M], data: dict[str, Any], source: str) -> M:
+    """Validate a mapping into ``model``; ConfigError names each bad field and the source."""
     try:
-        return RunConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_validation(err, source)) from None
+
+
+def build_run_config(data: dict[str, Any], source: str = "<flags>") -> RunConfig:
+    """Validate a mapping into a RunConfig; ConfigError names each bad field and the source."""
+    return build_model(RunConfig, data, source)
 
 
 def load_run_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:

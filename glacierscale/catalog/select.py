@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from glacierscale.catalog.search import item_datetime
+from glacierscale.catalog.provider import Provider
+from glacierscale.catalog.search import item_datetime, search_items
+from glacierscale.errors import EmptySearchError
 
 
 @dataclass(frozen=True)
@@ -55,3 +58,43 @@ def keep_latest(items: list[Any], collection: str, max_scenes: int) -> SceneSele
     decisions = [SceneDecision(it.id, it in kept, "latest in window" if it in kept else "older")
                  for it in items]
     return SceneSelection(collection, kept, decisions)
+
+
+def season_window(year: int, start_mmdd: str, end_mmdd: str) -> tuple[datetime, datetime]:
+    """Return [start, end] of a yearly window given as MM-DD strings (end inclusive to 23:59:59)."""
+    sm, sd = (int(v) for v in start_mmdd.split("-"))
+    em, ed = (int(v) for v in end_mmdd.split("-"))
+    return datetime(year, sm, sd, tzinfo=UTC), datetime(year, em, ed, 23, 59, 59, tzinfo=UTC)
+
+
+def select_scenes(url: str, provider: Provider, bbox: tuple[float, float, float, float], year: int,
+                  season: tuple[str, str], max_cloud: float, max_scenes: int) -> dict[str, SceneSelection]:
+    """Return the selection per sensor of ``provider`` for one work unit (WGS84 bbox) and year.
+
+    The DEM is static and searched over all time; a sensor with no scene gets an empty selection (the
+    cube marks it missing) unless it is the optical sensor, without which nothing can be mapped.
+    """
+    start, end = season_window(year, *season)
+    out: dict[str, SceneSelection] = {}
+    for sensor, sdef in provider.sensors.items():
+        if sensor == "dem":
+            items = search_items(url, sdef.collection, bbox, datetime(1990, 1, 1, tzinfo=UTC),
+                                 datetime(2100, 1, 1, tzinfo=UTC))
+            out[sensor] = keep_latest(items, sdef.collection, 1)
+            continue
+        try:
+            items = search_items(url, sdef.collection, bbox, start, end)
+        except EmptySearchError:
+            if sensor == "s2":
+                raise
+            out[sensor] = SceneSelection(sdef.collection, [], [])
+            continue
+        if sdef.mask_asset:
+            out[sensor] = rank_optical(items, sdef.collection, max_cloud, max_scenes)
+            if not out[sensor].items:
+                raise EmptySearchError(
+                    f"every {sdef.collection} scene of {year} over {tuple(round(v, 4) for v in bbox)} "
+                    f"is cloudier than {max_cloud:.0f} %")
+        else:
+            out[sensor] = keep_latest(items, sdef.collection, max_scenes)
+    return out

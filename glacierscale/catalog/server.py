@@ -51,7 +51,7 @@ class LocalStacServer:
     """Serve a local catalog folder as a STAC API; use as a context manager or call start()/stop()."""
 
     def __init__(self, folder: str | Path, port: int | None = None, timeout_s: float = 20.0) -> None:
-        self.folder = Path(folder)
+        self.folder = Path(folder).resolve()
         if not self.folder.is_dir():
             raise CatalogError(f"catalog folder {self.folder} does not exist")
         self.port = port or free_port()

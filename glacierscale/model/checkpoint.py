@@ -1,0 +1,121 @@
+"""Checkpoint format: a directory with ``model.safetensors`` and ``config.json``.
+
+``config.json`` holds the architecture, the cube bands the model expects (in order), per-band
+normalisation, class names, the training configuration, a hash of the training data and the model hash
+(sha256 of the weights) used downstream as the version key of every mapped product.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from glacierscale.errors import CheckpointError
+
+CLASSES = ("background", "clean_ice", "debris_ice")
+NODATA_CLASS = 255
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the torch module (eval mode) plus everything needed to feed it."""
+
+    path: Path
+    model: Any  # ViTUNet
+    bands: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    classes: list[str]
+    model_hash: str
+    config: dict[str, Any]
+
+    def normalise(self, cube: np.ndarray) -> np.ndarray:
+        """Return (band, y, x) data normalised per band, NaN replaced by 0 (the band mean)."""
+        out = (cube - self.mean[:, None, None]) / self.std[:, None, None]
+        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def default_checkpoint_path() -> Path:
+    """Return the directory of the checkpoint shipped with glacierscale."""
+    return Path(str(resources.files("glacierscale") / "checkpoints" / "default"))
+
+
+def resolve_checkpoint(name: str) -> Path:
+    """Return the directory of ``default`` or of a path."""
+    return default_checkpoint_path() if name == "default" else Path(name)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_checkpoint(path: Path, model: Any, bands: list[str], mean: np.ndarray, std: np.ndarray,
+                    training: dict[str, Any], data_hash: str) -> str:
+    """Write a checkpoint directory; return the model hash."""
+    from safetensors.torch import save_file
+
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(path / WEIGHTS))
+    model_hash = sha256_file(path / WEIGHTS)[:16]
+    config = {
+        "format": "glacierscale-checkpoint/1",
+        "architecture": {"name": "vitunet", **model.spec.to_dict()},
+        "bands": bands, "normalisation": {"mean": mean.tolist(), "std": std.tolist()},
+        "classes": list(CLASSES), "nodata_class": NODATA_CLASS,
+        "training": training, "data_hash": data_hash, "model_hash": model_hash,
+    }
+    (path / CONFIG).write_text(json.dumps(config, indent=1))
+    return model_hash
+
+
+def load_checkpoint(location: str | Path) -> Checkpoint:
+    """Load a checkpoint directory; CheckpointError says what is missing or corrupt."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from glacierscale.model.vitunet import ModelSpec, ViTUNet
+
+    path = resolve_checkpoint(str(location))
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint {path} does not exist (expected a directory with {WEIGHTS} and {CONFIG})")
+    for name in (WEIGHTS, CONFIG):
+        if not (path / name).is_file():
+            raise CheckpointError(f"checkpoint {path} has no {name}")
+    try:
+        config = json.loads((path / CONFIG).read_text())
+        arch = dict(config["architecture"])
+        arch.pop("name", None)
+        arch["widths"] = tuple(arch["widths"])
+        spec = ModelSpec(**arch)
+        bands = list(config["bands"])
+        mean = np.asarray(config["normalisation"]["mean"], dtype=np.float32)
+        std = np.asarray(config["normalisation"]["std"], dtype=np.float32)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"checkpoint {path}/{CONFIG} is malformed: {err}") from None
+    if len(bands) != spec.in_channels or len(mean) != len(bands) or len(std) != len(bands):
+        raise CheckpointError(f"checkpoint {path}: {len(bands)} bands but {spec.in_channels} input channels")
+    try:
+        state = load_file(str(path / WEIGHTS))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"checkpoint {path}/{WEIGHTS} is corrupt: {err}") from None
+    model = ViTUNet(spec)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"checkpoint {path}/{WEIGHTS} does not fit its architecture: {err}") from None
+    model.eval()
+    return Checkpoint(path, model, bands, mean, std, list(config.get("classes", CLASSES)),
+                      str(config.get("model_hash", "")), config)
