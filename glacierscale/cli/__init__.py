@@ -1,0 +1,46 @@
+"""The ``glacierscale`` command line: one module per command, registered here.
+
+Heavy libraries are imported inside each command so ``glacierscale --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from glacierscale import __version__
+from glacierscale.cli import bench, catalog, demo, doctor, evaluate, plan, query, run, simulate, train
+from glacierscale.errors import GlacierscaleError
+
+COMMANDS = (demo, simulate, plan, run, train, evaluate, query, catalog, bench, doctor)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glacierscale",
+        description="Map every glacier, every year, from open multi-sensor satellite data "
+                    "(STAC → cubes → ViT-U-Net on Ray → change archive).",
+    )
+    parser.add_argument("--version", action="version", version=f"glacierscale {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GlacierscaleError as err:
+        print(f"glacierscale {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

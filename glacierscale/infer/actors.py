@@ -1,0 +1,62 @@
+"""Ray actors that hold one model each (pinned to a GPU when the config asks for one) and map cube tiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from glacierscale.infer.patches import classify, predict_probabilities, select_bands
+
+OPTICAL_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
+
+
+@dataclass(frozen=True)
+class TileResult:
+    """What one actor returns for one unit-year: classes and glacier probability (0-100 %)."""
+
+    unit_id: str
+    year: int
+    classes: np.ndarray  # uint8, 255 = nodata
+    glacier_probability: np.ndarray  # uint8 percent, 255 = nodata
+    seconds: float
+
+
+class InferenceWorker:
+    """Loads a checkpoint once and maps (band, y, x) cubes; wrapped as a Ray actor by ``actor_class``."""
+
+    def __init__(self, checkpoint: str, threads: int, patch: int, overlap: int, batch_size: int) -> None:
+        import torch
+
+        from glacierscale.model.checkpoint import load_checkpoint
+
+        torch.set_num_threads(threads)  # one thread per actor beats two on a small node (DESIGN.md)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.ckpt = load_checkpoint(checkpoint)
+        self.patch, self.overlap, self.batch_size = patch, overlap, batch_size
+
+    def bands(self) -> list[str]:
+        return list(self.ckpt.bands)
+
+    def predict(self, unit_id: str, year: int, cube_and_bands: tuple[np.ndarray, list[str]]) -> TileResult:
+        """Map one unit-year; ``cube_and_bands`` is the (band, y, x) cube and its band names."""
+        import time
+
+        t0 = time.perf_counter()
+        cube, cube_bands = cube_and_bands
+        data = select_bands(self.ckpt, cube, cube_bands)
+        valid = np.isfinite(cube[[cube_bands.index(b) for b in OPTICAL_BANDS if b in cube_bands]]).all(axis=0)
+        probs = predict_probabilities(self.ckpt, data, patch=self.patch, overlap=self.overlap,
+                                      batch_size=self.batch_size, device=self.device)
+        classes = classify(probs, valid)
+        glacier = np.round(100 * (1 - probs[0])).astype(np.uint8)
+        glacier[~valid] = 255
+        return TileResult(unit_id, year, classes, glacier, time.perf_counter() - t0)
+
+
+def actor_class(num_cpus: float, num_gpus: float) -> Any:
+    """Return InferenceWorker as a Ray actor class with the requested resources."""
+    import ray
+
+    return ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(InferenceWorker)
