@@ -89,14 +89,9 @@ def check_checkpoint(cfg: RunConfig, provider: Any) -> str:
 def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bool = True,
                  console: Console | None = None) -> RunResult:
     """Run every stage for the config's inventory and ``years`` (default: the config's years)."""
-    import ray
-
-    from glacierscale.archive.write import areas_dataset, commit_run, unit_dataset
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.build import select_unit_scenes
-    from glacierscale.infer.actors import actor_class
     from glacierscale.inventory.units import plan_units, read_inventory
-    from glacierscale.stages import build_cube_task, load_cube_year, reduce_unit_task
 
     years = sorted(years or cfg.years)
     timings: dict[str, float] = {}
@@ -105,103 +100,22 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
     units = plan_units(inventory, cfg.grid.resolution, cfg.grid.tile_size, cfg.grid.margin_m)
     provider = load_provider(cfg.catalog.provider)
     checkpoint = check_checkpoint(cfg, provider)
-    store = cfg.resolved_cube_store()
     timings["plan"] = time.perf_counter() - t
     cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with (catalog_endpoint(cfg.catalog.url) as url, ray_session(cfg),
-          Progress(*cols, console=console, disable=not progress) as bar):
-        Worker = actor_class(cfg.infer.num_cpus, cfg.infer.num_gpus)
-        # actors load torch and the checkpoint while the cubes are being built
-        actors = [Worker.remote(checkpoint, cfg.infer.threads_per_actor, cfg.infer.patch_size,
-                                cfg.infer.overlap, cfg.infer.batch_size) for _ in range(cfg.infer.num_actors)]
+    with Progress(*cols, console=console, disable=not progress) as bar:
         t = time.perf_counter()
         task = _stage(bar, "catalog", len(units))
         scenes: dict[str, Any] = {}
-        for u in units:  # on the driver: a bad catalog or an empty search fails here, clearly
-            scenes[u.unit_id] = select_unit_scenes(
-                url, provider, u, years, season=(cfg.season.start, cfg.season.end),
-                max_cloud=cfg.selection.max_cloud_cover, max_scenes=cfg.selection.max_scenes)
-            bar.advance(task)
+        with catalog_endpoint(cfg.catalog.url) as url:
+            for u in units:  # on the driver, before Ray starts: a bad catalog or empty search fails fast
+                scenes[u.unit_id] = select_unit_scenes(
+                    url, provider, u, years, season=(cfg.season.start, cfg.season.end),
+                    max_cloud=cfg.selection.max_cloud_cover, max_scenes=cfg.selection.max_scenes)
+                bar.advance(task)
         timings["catalog"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        task = _stage(bar, "cube", len(units))
-        # cube tasks leave CPU for the actors loading beside them (a 2-CPU node deadlocks otherwise)
-        build = ray.remote(num_cpus=0.5)(build_cube_task)
-        pending = {}
-        for u in units:
-            items = {y: {s: [it.to_dict() for it in sel.items] for s, sel in sels.items()}
-                     for y, sels in scenes[u.unit_id].items()}
-            pending[build.remote(provider, u, items, store)] = u
-        rebuilt = 0
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            pending.pop(done[0])
-            rebuilt += int(ray.get(done[0]))
-            bar.advance(task)
-        timings["cube"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        task = _stage(bar, "infer", len(units) * len(years))
-        loader = ray.remote(num_cpus=0.25)(load_cube_year)
-        jobs = [(u, y) for u in units for y in years]
-        refs = []
-        for i, (u, y) in enumerate(jobs):
-            # the actor receives the loaded cube, not the reference: Ray resolves top-level arguments
-            refs.append(actors[i % len(actors)].predict.remote(u.unit_id, y, loader.remote(store, u, y)))
-        results: dict[tuple[str, int], Any] = {}
-        remaining = list(refs)
-        while remaining:
-            done, remaining = ray.wait(remaining, num_returns=1)
-            r = ray.get(done[0])
-            results[(r.unit_id, r.year)] = r
-            bar.advance(task)
-        timings["infer"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        task = _stage(bar, "reduce", len(units))
-        for actor in actors:  # free the actors' CPUs (or GPUs) for the reduce tasks
-            ray.kill(actor)
-        reduce = ray.remote(num_cpus=1)(reduce_unit_task)
-        inv_ref = ray.put(inventory)
-        red = {reduce.remote(u, [results[(u.unit_id, y)] for y in years], inv_ref, MAX_ATTRIBUTION_M,
-                             MIN_OBJECT_KM2): u for u in units}
-        per_unit: dict[str, Any] = {}
-        while red:
-            done, _ = ray.wait(list(red), num_returns=1)
-            u = red.pop(done[0])
-            per_unit[u.unit_id] = ray.get(done[0])
-            bar.advance(task)
-        timings["reduce"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        task = _stage(bar, "archive", 1)
-        area: dict[str, dict[int, float]] = {g: {} for g in inventory["glacier_id"]}
-        debris: dict[str, dict[int, float]] = {g: {} for g in inventory["glacier_id"]}
-        unit_ds = {}
-        for u in units:
-            ua_list, cleaned, x, y = per_unit[u.unit_id]
-            for ua in ua_list:
-                for g, v in ua.area_km2.items():
-                    area[g][ua.year] = area[g].get(ua.year, 0.0) + v
-                for g, v in ua.debris_km2.items():
-                    debris[g][ua.year] = debris[g].get(ua.year, 0.0) + v
-            probs = [results[(u.unit_id, yr)].glacier_probability for yr in years]
-            unit_ds[u.unit_id] = unit_dataset(u, years, cleaned, probs, x, y)
-        cent = inventory.to_crs("EPSG:4326").geometry.representative_point()
-        centroids = {g: (p.x, p.y) for g, p in zip(inventory["glacier_id"], cent, strict=True)}
-        areas = areas_dataset(area, debris, centroids)
-        from glacierscale.model.checkpoint import load_checkpoint
-
-        model_hash = load_checkpoint(checkpoint).model_hash
-        snapshot = commit_run(
-            cfg.archive, unit_ds, areas,
-            f"run {cfg.name}: years {years[0]}-{years[-1]}, {len(units)} units, model {model_hash}",
-            {"years": [int(y) for y in years], "model_hash": model_hash, "catalog": cfg.catalog.url,
-             "units": [u.unit_id for u in units]},
-        )
-        bar.advance(task)
-        timings["archive"] = time.perf_counter() - t
+        with ray_session(cfg):
+            snapshot, areas, rebuilt = _run_on_ray(cfg, units, years, scenes, provider, checkpoint, inventory,
+                                                   bar, timings)
     table = areas.to_dataframe().reset_index()[["glacier", "year", "area_km2", "debris_km2"]]
     decisions = {uid: {str(y): {s: [d.__dict__ for d in sel.decisions] for s, sel in sels.items()}
                        for y, sels in per_year.items()} for uid, per_year in scenes.items()}
@@ -225,3 +139,97 @@ def update_pipeline(cfg: RunConfig, *, progress: bool = True, console: Console |
     result = run_pipeline(cfg, years=newer, progress=progress, console=console)
     result.skipped_years = [y for y in cfg.years if y not in newer]
     return result
+
+
+def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict[str, Any], provider: Any,
+                checkpoint: str, inventory: Any, bar: Progress, timings: dict[str, float]) -> tuple[str, Any, int]:
+    """Cube → infer → reduce on Ray, then one archive commit; return (snapshot, areas, cubes rebuilt)."""
+    import ray
+
+    from glacierscale.archive.write import areas_dataset, commit_run, unit_dataset
+    from glacierscale.infer.actors import actor_class
+    from glacierscale.model.checkpoint import load_checkpoint
+    from glacierscale.stages import build_cube_task, load_cube_year, reduce_unit_task
+
+    store = cfg.resolved_cube_store()
+    Worker = actor_class(cfg.infer.num_cpus, cfg.infer.num_gpus)
+    # actors load torch and the checkpoint while the cubes are being built
+    actors = [Worker.remote(checkpoint, cfg.infer.threads_per_actor, cfg.infer.patch_size,
+                            cfg.infer.overlap, cfg.infer.batch_size) for _ in range(cfg.infer.num_actors)]
+    t = time.perf_counter()
+    task = _stage(bar, "cube", len(units))
+    # cube tasks leave CPU for the actors loading beside them (a 2-CPU node deadlocks otherwise)
+    build = ray.remote(num_cpus=0.5)(build_cube_task)
+    pending = {}
+    for u in units:
+        items = {y: {s: [it.to_dict() for it in sel.items] for s, sel in sels.items()}
+                 for y, sels in scenes[u.unit_id].items()}
+        pending[build.remote(provider, u, items, store)] = u
+    rebuilt = 0
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        pending.pop(done[0])
+        rebuilt += int(ray.get(done[0]))
+        bar.advance(task)
+    timings["cube"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    task = _stage(bar, "infer", len(units) * len(years))
+    loader = ray.remote(num_cpus=0.25)(load_cube_year)
+    jobs = [(u, y) for u in units for y in years]
+    refs = []
+    for i, (u, y) in enumerate(jobs):
+        # the actor receives the loaded cube, not the reference: Ray resolves top-level arguments
+        refs.append(actors[i % len(actors)].predict.remote(u.unit_id, y, loader.remote(store, u, y)))
+    results: dict[tuple[str, int], Any] = {}
+    remaining = list(refs)
+    while remaining:
+        done, remaining = ray.wait(remaining, num_returns=1)
+        r = ray.get(done[0])
+        results[(r.unit_id, r.year)] = r
+        bar.advance(task)
+    timings["infer"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    task = _stage(bar, "reduce", len(units))
+    for actor in actors:  # free the actors' CPUs (or GPUs) for the reduce tasks
+        ray.kill(actor)
+    reduce = ray.remote(num_cpus=1)(reduce_unit_task)
+    inv_ref = ray.put(inventory)
+    red = {reduce.remote(u, [results[(u.unit_id, y)] for y in years], inv_ref, MAX_ATTRIBUTION_M,
+                         MIN_OBJECT_KM2): u for u in units}
+    per_unit: dict[str, Any] = {}
+    while red:
+        done, _ = ray.wait(list(red), num_returns=1)
+        u = red.pop(done[0])
+        per_unit[u.unit_id] = ray.get(done[0])
+        bar.advance(task)
+    timings["reduce"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    task = _stage(bar, "archive", 1)
+    area: dict[str, dict[int, float]] = {g: {} for g in inventory["glacier_id"]}
+    debris: dict[str, dict[int, float]] = {g: {} for g in inventory["glacier_id"]}
+    unit_ds = {}
+    for u in units:
+        ua_list, cleaned, x, y = per_unit[u.unit_id]
+        for ua in ua_list:
+            for g, v in ua.area_km2.items():
+                area[g][ua.year] = area[g].get(ua.year, 0.0) + v
+            for g, v in ua.debris_km2.items():
+                debris[g][ua.year] = debris[g].get(ua.year, 0.0) + v
+        probs = [results[(u.unit_id, yr)].glacier_probability for yr in years]
+        unit_ds[u.unit_id] = unit_dataset(u, years, cleaned, probs, x, y)
+    cent = inventory.to_crs("EPSG:4326").geometry.representative_point()
+    centroids = {g: (p.x, p.y) for g, p in zip(inventory["glacier_id"], cent, strict=True)}
+    areas = areas_dataset(area, debris, centroids)
+    model_hash = load_checkpoint(checkpoint).model_hash
+    snapshot = commit_run(
+        cfg.archive, unit_ds, areas,
+        f"run {cfg.name}: years {years[0]}-{years[-1]}, {len(units)} units, model {model_hash}",
+        {"years": [int(y) for y in years], "model_hash": model_hash, "catalog": cfg.catalog.url,
+         "units": [u.unit_id for u in units]},
+    )
+    bar.advance(task)
+    timings["archive"] = time.perf_counter() - t
+    return snapshot, areas, rebuilt

@@ -16,7 +16,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from shapely.geometry import box, mapping
-from shapely.ops import transform as shp_transform
+import shapely
 
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 S2_L2A_OFFSET_FROM = datetime(2022, 1, 25)  # processing baseline 04.00: BOA_ADD_OFFSET = -1000
@@ -47,7 +47,7 @@ def footprint(bounds: tuple[float, float, float, float], crs: str) -> tuple[dict
     from pyproj import Transformer
 
     tf = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    geom = shp_transform(tf.transform, box(*bounds).segmentize(max(bounds[2] - bounds[0], 1) / 8))
+    geom = shapely.transform(box(*bounds).segmentize(max(bounds[2] - bounds[0], 1) / 8), tf.transform, interleaved=False)
     return mapping(geom), [round(v, 7) for v in geom.bounds]
 
 
