@@ -189,6 +189,7 @@ def build_run_config(data: dict[str, Any], source: str = "<flags>") -> RunConfig
 def load_run_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Load CONFIG (optional) and apply command-line overrides (None values are ignored)."""
     data: dict[str, Any] = load_yaml(path) if path else {}
+    given = {k for k, v in (overrides or {}).items() if v is not None}  # flags given on the command line
     for key, value in (overrides or {}).items():
         if value is None:
             continue
@@ -206,13 +207,13 @@ def load_run_config(path: str | Path | None, overrides: dict[str, Any] | None = 
         base = Path(path).resolve().parent
         for key in ("inventory", "archive", "cube_store"):
             v = data.get(key)
-            if isinstance(v, str) and "://" not in v and not Path(v).is_absolute() and key not in (overrides or {}):
+            if isinstance(v, str) and "://" not in v and not Path(v).is_absolute() and key not in given:
                 data[key] = str(base / v)
-        cat = data.get("catalog")
-        if isinstance(cat, dict) and isinstance(cat.get("url"), str) and "catalog" not in (overrides or {}):
-            u = cat["url"]
+        catalog = data.get("catalog")
+        if isinstance(catalog, dict) and isinstance(catalog.get("url"), str) and "catalog" not in given:
+            u = catalog["url"]
             if "://" not in u and not Path(u).is_absolute():
-                cat["url"] = str(base / u)
+                catalog["url"] = str(base / u)
     return build_run_config(data, source)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -61,7 +62,7 @@ def ray_session(cfg: RunConfig) -> Iterator[None]:
         ray.init(address=address, log_to_driver=False)
     else:
         ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR")
+                 logging_level=logging.ERROR)
     try:
         yield
     finally:

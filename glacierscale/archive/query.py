@@ -72,7 +72,10 @@ class ChangeArchive:
         import zarr
 
         root = zarr.open_group(self.store, mode="r", zarr_format=3)
-        return sorted(root["units"].group_keys()) if "units" in root else []
+        if "units" not in root:
+            return []
+        units = root["units"]
+        return sorted(units.group_keys()) if isinstance(units, zarr.Group) else []
 
     def unit(self, unit_id: str) -> xr.Dataset:
         """Return the class and probability rasters of one work unit."""

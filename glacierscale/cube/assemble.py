@@ -97,7 +97,7 @@ def composite_sensor(sensor: str, sdef: SensorDef, items: list[Any], unit: WorkU
     scale, offset, nodata = raster_band_rules(items, keys)
     is_nodata = raw == nodata[:, :, None, None]
     stack = np.where(is_nodata, np.nan, raw * scale[:, :, None, None] + offset[:, :, None, None]).astype(np.float32)
-    valid = np.isfinite(stack).all(axis=1)  # (time, y, x)
+    valid = np.asarray(np.isfinite(stack).all(axis=1))  # (time, y, x)
     if sdef.mask_asset:
         scl = _compute(_stack(items, [sdef.mask_asset], unit, "nearest", rescale=False), f"{sensor} mask", unit)[:, 0]
         valid &= np.isin(np.nan_to_num(scl, nan=0).astype(np.int16), sdef.clear_scl)

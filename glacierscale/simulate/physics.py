@@ -7,6 +7,7 @@ debris-covered ice is hard to map optically, and why coherence and thermal data 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 import numpy as np
@@ -155,7 +156,7 @@ def paint_surfaces(
     return s
 
 
-def lookup(table: dict[Surface, tuple[float, ...]], surfaces: np.ndarray, index: int) -> np.ndarray:
+def lookup(table: Mapping[Surface, tuple[float, ...]], surfaces: np.ndarray, index: int) -> np.ndarray:
     """Return per-pixel values of column ``index`` of a per-surface table."""
     lut = np.zeros(max(int(k) for k in table) + 1, dtype=np.float32)
     for k, v in table.items():

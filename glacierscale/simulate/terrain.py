@@ -48,7 +48,7 @@ class Terrain:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.elevation.shape  # type: ignore[return-value]
+        return (int(self.elevation.shape[0]), int(self.elevation.shape[1]))
 
 
 def slope_aspect(elevation: np.ndarray, resolution: float) -> tuple[np.ndarray, np.ndarray]:
