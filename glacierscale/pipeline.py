@@ -163,7 +163,7 @@ def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict
     build = ray.remote(num_cpus=0.5)(build_cube_task)
     pending = {}
     for u in units:
-        items = {y: {s: [it.to_dict() for it in sel.items] for s, sel in sels.items()}
+        items = {y: {s: [_detached(it) for it in sel.items] for s, sel in sels.items()}
                  for y, sels in scenes[u.unit_id].items()}
         pending[build.remote(provider, u, items, store)] = u
     rebuilt = 0
@@ -234,3 +234,10 @@ def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict
     bar.advance(task)
     timings["archive"] = time.perf_counter() - t
     return snapshot, areas, rebuilt
+
+
+def _detached(item: Any) -> dict[str, Any]:
+    """Return an item's dict without links: the STAC API that served it may be gone when a task reads it."""
+    d: dict[str, Any] = item.to_dict(include_self_link=False, transform_hrefs=False)
+    d["links"] = []
+    return d

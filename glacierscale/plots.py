@@ -66,3 +66,20 @@ def demo_figure(classes: Any, outlines: Any, areas: pd.DataFrame, truth: pd.Data
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def training_curve(losses: np.ndarray, path: str | Path, window: int = 25) -> None:
+    """Draw the per-step training loss and its moving average."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(losses, color="0.75", linewidth=0.6, label="loss per step")
+    if len(losses) >= window:
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(np.arange(window - 1, len(losses)), smooth, color="C0", label=f"moving mean ({window})")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy + Dice")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

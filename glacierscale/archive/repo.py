@@ -34,6 +34,9 @@ def open_repository(location: str, *, create: bool, **s3: Any) -> Any:
     """Return the icechunk Repository at ``location``; create it if asked and absent."""
     import icechunk
 
+    # icechunk warns on every local commit that local storage is not for concurrent writers; a run
+    # commits once, from the driver, so keep its log to errors (ICECHUNK_LOG overrides)
+    icechunk.set_logs_filter(os.environ.get("ICECHUNK_LOG", "error"))
     storage = storage_for(location, **s3)
     try:
         if icechunk.Repository.exists(storage):

@@ -157,6 +157,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     summary["validation_iou"] = {k: float(np.nanmean([sc[k] for sc in scores])) for k in ("glacier", "clean", "debris")}
     save_checkpoint(out, model, bands, mean, std, {**cfg.model_dump(), **summary}, data_hash(samples))
     np.savetxt(out / "loss.csv", np.asarray(losses), fmt="%.5f", header="loss per step", comments="")
+    from glacierscale.plots import training_curve
+
+    training_curve(np.asarray(losses), out / "training-curve.png")
     return summary
 
 
