@@ -89,7 +89,7 @@ def simulate_scene(region: Region, when: datetime, rng: np.random.Generator, out
     folder = out / item_id
     assets: dict[str, Any] = {}
     t10 = region.transform
-    t20 = t10 * t10.scale(2)
+    t20 = t10 @ t10.scale(2)
     for b, band in enumerate(S2_BANDS):
         arr = refl[b]
         res = stac.S2_ASSETS[band][2]
