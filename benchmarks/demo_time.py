@@ -18,7 +18,7 @@ from pathlib import Path
 
 def timed(workdir: Path) -> float:
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "glacierscale.cli", "demo", "--workdir", str(workdir), "--quiet"],
+    subprocess.run([sys.executable, "-m", "glacierscale", "demo", "--workdir", str(workdir), "--quiet"],
                    check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t
 
