@@ -18,17 +18,38 @@ from glacierscale.errors import ConfigError
 CATALOG_DIRS = [Path(__file__).resolve().parents[2] / "catalogs"]
 
 
+Access = Literal["local-files", "anonymous-https", "requester-pays-s3", "planetary-computer-sas"]
+
+
 class SensorDef(BaseModel):
-    """How one sensor group is read from a provider."""
+    """How one sensor group is read from a provider.
+
+    ``scale``/``offset``/``nodata`` apply when an item's ``raster:bands`` is silent (the item's own values
+    win); ``baseline_offset`` is the Sentinel-2 L2A offset of processing baseline 04.00 and later, used
+    when the item declares no offset. ``geometry: radar`` marks products whose pixels are not on a map
+    grid (Sentinel-1 GRD): such items are refused for cube assembly.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     collection: str
+    aliases: list[str] = []  # other collection ids with the same asset layout
     bands: dict[str, str]  # glacierscale band name -> STAC asset key
     mask_asset: str | None = None
-    clear_scl: list[int] = []
+    clear_scl: list[int] = []  # mask_asset is a class layer: these classes are clear
+    cloud_bits: list[int] = []  # mask_asset is a bit field: these bits mark cloud / shadow
     to_db: list[str] = []
+    scale: float = 1.0
+    offset: float = 0.0
+    baseline_offset: float | None = None
+    nodata: float | None = None
     resampling: Literal["nearest", "bilinear", "cubic", "average"] = "bilinear"
     native_resolution: float = 10.0
+    geometry: Literal["map", "radar"] = "map"
+    access: Access | None = None  # overrides the provider's access for this sensor
+    note: str | None = None
+
+    def collections(self) -> list[str]:
+        return [self.collection, *self.aliases]
 
 
 class Provider(BaseModel):
@@ -36,8 +57,9 @@ class Provider(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
-    access: Literal["local-files", "anonymous-https", "requester-pays-s3", "planetary-computer-sas"]
+    access: Access
     url: str | None = None
+    hosts: list[str] = []  # link hosts that identify items of this provider
     sensors: dict[str, SensorDef]
 
 
@@ -56,3 +78,8 @@ def load_provider(name_or_path: str) -> Provider:
     except ValidationError as err:
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise ConfigError(f"invalid provider definition in {path}: {fields}") from None
+
+
+def provider_names() -> list[str]:
+    """Return the names of every provider defined in catalogs/."""
+    return sorted(p.stem for d in CATALOG_DIRS for p in d.glob("*.yaml"))

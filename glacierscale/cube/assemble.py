@@ -18,7 +18,7 @@ from glacierscale.catalog.provider import Provider, SensorDef
 from glacierscale.errors import CubeError
 from glacierscale.inventory.units import WorkUnit
 
-SENSOR_ORDER = ("s2", "s1", "dem")
+SENSOR_ORDER = ("s2", "s1", "landsat", "dem")
 
 
 def cube_bands(provider: Provider) -> list[str]:
@@ -71,36 +71,46 @@ def _slope_deg(elev: np.ndarray, res: float) -> np.ndarray:
     return np.degrees(np.arctan(np.hypot(dx, dy))).astype(np.float32)
 
 
-def raster_band_rules(items: list[Any], keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return per-(item, asset) scale, offset and nodata from each item's ``raster:bands``.
+def band_rules(items: list[Any], provider: Provider, sdef: SensorDef, unit: WorkUnit) -> tuple[np.ndarray, ...]:
+    """Return per-(item, band) scale, offset and nodata as ``catalog.parse`` reads them.
 
     Per item, because one collection mixes processing baselines (Sentinel-2 L2A offset -0.1 from
-    baseline 04.00 on, 0 before).
+    baseline 04.00 on, 0 before), and an item's own ``raster:bands`` win over the provider's rules.
+    Items that cannot be stacked (radar geometry, missing assets, no CRS) are refused here.
     """
-    shape = (len(items), len(keys))
+    from glacierscale.catalog.parse import parse_item
+
+    names = list(sdef.bands)
+    shape = (len(items), len(names))
     scale, offset, nodata = np.ones(shape), np.zeros(shape), np.full(shape, np.nan)
     for i, it in enumerate(items):
-        for j, key in enumerate(keys):
-            bands = it.assets[key].extra_fields.get("raster:bands") or [{}]
-            scale[i, j] = bands[0].get("scale", 1.0)
-            offset[i, j] = bands[0].get("offset", 0.0)
-            nd = bands[0].get("nodata")
-            nodata[i, j] = np.nan if nd is None or nd == "nan" else float(nd)
+        parsed = parse_item(it.to_dict(include_self_link=False, transform_hrefs=False), provider)
+        if not parsed.usable:
+            raise CubeError(f"item {parsed.id} cannot go into the cube of unit {unit.unit_id}: {parsed.reason}")
+        for j, name in enumerate(names):
+            b = parsed.bands[name]
+            scale[i, j], offset[i, j] = b.scale, b.offset
+            nodata[i, j] = np.nan if b.nodata is None else b.nodata
     return scale, offset, nodata
 
 
-def composite_sensor(sensor: str, sdef: SensorDef, items: list[Any], unit: WorkUnit) -> tuple[np.ndarray, np.ndarray]:
+def composite_sensor(provider: Provider, sensor: str, items: list[Any], unit: WorkUnit) -> tuple[np.ndarray, np.ndarray]:
     """Return (bands × y × x composite, clear-observation count) for one sensor."""
+    sdef = provider.sensors[sensor]
     keys = list(sdef.bands.values())
+    scale, offset, nodata = band_rules(items, provider, sdef, unit)  # refuses unusable items before reading
     # stackstac's own rescale refuses float32 output; scale/offset are applied here, per item
     raw = _compute(_stack(items, keys, unit, sdef.resampling, rescale=False), f"{sensor} bands", unit)
-    scale, offset, nodata = raster_band_rules(items, keys)
     is_nodata = raw == nodata[:, :, None, None]
     stack = np.where(is_nodata, np.nan, raw * scale[:, :, None, None] + offset[:, :, None, None]).astype(np.float32)
     valid = np.asarray(np.isfinite(stack).all(axis=1))  # (time, y, x)
     if sdef.mask_asset:
         scl = _compute(_stack(items, [sdef.mask_asset], unit, "nearest", rescale=False), f"{sensor} mask", unit)[:, 0]
-        valid &= np.isin(np.nan_to_num(scl, nan=0).astype(np.int16), sdef.clear_scl)
+        flags = np.nan_to_num(scl, nan=0).astype(np.int64)
+        if sdef.clear_scl:  # a class layer (Sentinel-2 SCL): keep the clear classes
+            valid &= np.isin(flags, sdef.clear_scl)
+        if sdef.cloud_bits:  # a bit field (Landsat QA_PIXEL): drop pixels with any cloud/shadow bit set
+            valid &= (flags & sum(1 << b for b in sdef.cloud_bits)) == 0
     masked = np.where(valid[:, None], stack, np.nan)
     with np.errstate(all="ignore"):
         import warnings
@@ -133,7 +143,7 @@ def build_year(provider: Provider, selections: dict[str, list[Any]], unit: WorkU
             layers.append(np.full((n_bands, *shape), np.nan, dtype=np.float32))
             continue
         missing[sensor] = False
-        comp, count = composite_sensor(sensor, sdef, items, unit)
+        comp, count = composite_sensor(provider, sensor, items, unit)
         if sensor == "s2":
             clear = count
         if sensor == "dem":
