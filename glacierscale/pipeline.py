@@ -148,6 +148,7 @@ def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict
     import ray
 
     from glacierscale.archive.write import areas_dataset, commit_run, unit_dataset
+    from glacierscale.catalog.search import detach_item
     from glacierscale.infer.actors import actor_class
     from glacierscale.model.checkpoint import load_checkpoint
     from glacierscale.stages import build_cube_task, load_cube_year, reduce_unit_task
@@ -163,7 +164,7 @@ def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict
     build = ray.remote(num_cpus=0.5)(build_cube_task)
     pending = {}
     for u in units:
-        items = {y: {s: [_detached(it) for it in sel.items] for s, sel in sels.items()}
+        items = {y: {s: [detach_item(it) for it in sel.items] for s, sel in sels.items()}
                  for y, sels in scenes[u.unit_id].items()}
         pending[build.remote(provider, u, items, store)] = u
     rebuilt = 0
@@ -234,10 +235,3 @@ def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict
     bar.advance(task)
     timings["archive"] = time.perf_counter() - t
     return snapshot, areas, rebuilt
-
-
-def _detached(item: Any) -> dict[str, Any]:
-    """Return an item's dict without links: the STAC API that served it may be gone when a task reads it."""
-    d: dict[str, Any] = item.to_dict(include_self_link=False, transform_hrefs=False)
-    d["links"] = []
-    return d

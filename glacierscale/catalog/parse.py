@@ -129,8 +129,12 @@ def _guess_provider(item: dict[str, Any]) -> list[str]:
     return [n for _, _, n in sorted(scored)]
 
 
-def parse_item(item: dict[str, Any], provider: str | Provider | None = None) -> ParsedItem:
-    """Return what glacierscale would read from ``item``; InputError when no provider knows it."""
+def parse_item(item: dict[str, Any], provider: str | Provider | None = None, *, probe: bool = False) -> ParsedItem:
+    """Return what glacierscale would read from ``item``; InputError when no provider knows it.
+
+    With ``probe``, bands whose item declares no projection get CRS, transform and shape from the
+    asset's GeoTIFF header (one small read); otherwise such an item is reported as not usable.
+    """
     if not isinstance(item, dict) or item.get("type") != "Feature" or "assets" not in item:
         raise InputError("not a STAC item: expected a GeoJSON Feature with assets")
     candidates = [provider] if provider is not None else _guess_provider(item)
@@ -138,13 +142,26 @@ def parse_item(item: dict[str, Any], provider: str | Provider | None = None) -> 
         prov = load_provider(cand) if isinstance(cand, str) else cand
         found = _match(item, prov)
         if found:
-            return _parse(item, prov, *found)
+            return _parse(item, prov, *found, probe=probe)
     known = ", ".join(str(c if isinstance(c, str) else c.name) for c in candidates)
     raise InputError(f"item {item.get('id')!r} (collection {item.get('collection')!r}) is not a collection "
                      f"glacierscale reads from {known}")
 
 
-def _parse(item: dict[str, Any], prov: Provider, sensor: str, sdef: SensorDef) -> ParsedItem:
+def _probe(b: BandRead) -> BandRead:
+    """Return ``b`` with CRS, transform and shape read from the asset's header."""
+    import rasterio
+
+    try:
+        with rasterio.open(b.href) as src:
+            epsg = src.crs.to_epsg() if src.crs else None
+            return BandRead(**{**asdict(b), "epsg": epsg, "transform": list(src.transform)[:6],
+                               "shape": [src.height, src.width], "resolution": float(src.res[0])})
+    except rasterio.errors.RasterioIOError as err:
+        raise InputError(f"asset {b.asset} ({b.href}) declares no projection and cannot be opened: {err}") from None
+
+
+def _parse(item: dict[str, Any], prov: Provider, sensor: str, sdef: SensorDef, probe: bool = False) -> ParsedItem:
     props = item.get("properties", {})
     epsg = epsg_of(props)
     base = {"id": str(item.get("id")), "collection": item.get("collection"), "provider": prov.name,
@@ -162,6 +179,8 @@ def _parse(item: dict[str, Any], prov: Provider, sensor: str, sdef: SensorDef) -
     bands = {name: band_read(item, sdef, key) for name, key in sdef.bands.items()}
     if sdef.mask_asset:
         bands["MASK"] = band_read(item, sdef, sdef.mask_asset)
+    if probe:
+        bands = {n: (_probe(b) if b.epsg is None else b) for n, b in bands.items()}
     no_crs = [n for n, b in bands.items() if b.epsg is None]
     if no_crs:
         return ParsedItem(**base, bands=bands, reason=f"no projection (proj:epsg / proj:code) for bands {no_crs}")

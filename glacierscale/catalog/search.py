@@ -55,3 +55,11 @@ def search_items(
             f"between {start:%Y-%m-%d} and {end:%Y-%m-%d}"
         )
     return sorted(kept, key=item_datetime)
+
+
+def detach_item(item: Any) -> dict[str, Any]:
+    """Return an item's dict without links: readers must never follow them (the API that served the item
+    may be gone, or unreachable from a worker)."""
+    d: dict[str, Any] = item.to_dict(include_self_link=False, transform_hrefs=False) if hasattr(item, "to_dict") else dict(item)
+    d["links"] = []
+    return d

@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from glacierscale.catalog.provider import Provider, SensorDef
-from glacierscale.errors import CubeError
+from glacierscale.errors import CubeError, InputError
 from glacierscale.inventory.units import WorkUnit
 
 SENSOR_ORDER = ("s2", "s1", "landsat", "dem")
@@ -44,12 +44,15 @@ class YearComposite:
 
 
 def _stack(items: list[Any], assets: list[str], unit: WorkUnit, resampling: str, rescale: bool) -> xr.DataArray:
+    import pystac
     import stackstac
     from rasterio.enums import Resampling
 
+    from glacierscale.catalog.search import detach_item
+
     try:
         return stackstac.stack(
-            items, assets=assets, epsg=unit.epsg, resolution=unit.resolution, bounds=unit.bounds,
+            [pystac.Item.from_dict(detach_item(it)) for it in items], assets=assets, epsg=unit.epsg, resolution=unit.resolution, bounds=unit.bounds,
             dtype=np.dtype("float32"), fill_value=np.float32(np.nan), rescale=rescale,
             resampling=getattr(Resampling, resampling), chunksize=unit.size_px,
             # a failed read must fail loudly, not turn into NaN pixels that look like clouds
@@ -79,12 +82,16 @@ def band_rules(items: list[Any], provider: Provider, sdef: SensorDef, unit: Work
     Items that cannot be stacked (radar geometry, missing assets, no CRS) are refused here.
     """
     from glacierscale.catalog.parse import parse_item
+    from glacierscale.catalog.search import detach_item
 
     names = list(sdef.bands)
     shape = (len(items), len(names))
     scale, offset, nodata = np.ones(shape), np.zeros(shape), np.full(shape, np.nan)
     for i, it in enumerate(items):
-        parsed = parse_item(it.to_dict(include_self_link=False, transform_hrefs=False), provider)
+        try:
+            parsed = parse_item(detach_item(it), provider, probe=True)
+        except InputError as err:
+            raise CubeError(f"item {it.id} cannot go into the cube of unit {unit.unit_id}: {err}") from None
         if not parsed.usable:
             raise CubeError(f"item {parsed.id} cannot go into the cube of unit {unit.unit_id}: {parsed.reason}")
         for j, name in enumerate(names):
