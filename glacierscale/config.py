@@ -58,8 +58,10 @@ class SeasonConfig(_Strict):
 
     start: str = "07-15"
     end: str = "09-30"
+    south_start: str = "01-15"  # southern hemisphere units: mid-January to end of March
+    south_end: str = "03-31"
 
-    @field_validator("start", "end")
+    @field_validator("start", "end", "south_start", "south_end")
     @classmethod
     def _month_day(cls, v: str) -> str:
         parts = v.split("-")

@@ -111,6 +111,7 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
             for u in units:  # on the driver, before Ray starts: a bad catalog or empty search fails fast
                 scenes[u.unit_id] = select_unit_scenes(
                     url, provider, u, years, season=(cfg.season.start, cfg.season.end),
+                    south_season=(cfg.season.south_start, cfg.season.south_end),
                     max_cloud=cfg.selection.max_cloud_cover, max_scenes=cfg.selection.max_scenes)
                 bar.advance(task)
         timings["catalog"] = time.perf_counter() - t

@@ -33,22 +33,54 @@ class SceneSelection:
         return [it.id for it in self.items]
 
 
-def rank_optical(items: list[Any], collection: str, max_cloud: float, max_scenes: int) -> SceneSelection:
-    """Keep the least cloudy optical scenes (scene-level ``eo:cloud_cover``), at most ``max_scenes``."""
+@dataclass(frozen=True)
+class UnitGrid:
+    """Where a work unit lies, for reading mask layers over it: EPSG, bounds, coarse shape."""
+
+    epsg: int
+    bounds: tuple[float, float, float, float]
+    shape: tuple[int, int]
+
+
+def rank_optical(items: list[Any], collection: str, max_cloud: float, max_scenes: int, *,
+                 mask_asset: str | None = None, clear_classes: list[int] | None = None,
+                 grid: UnitGrid | None = None, window_end: datetime | None = None,
+                 min_clear: float = 0.05) -> SceneSelection:
+    """Keep the best optical scenes, at most ``max_scenes``, recording why each was kept or dropped.
+
+    Scenes above ``max_cloud`` % scene-level ``eo:cloud_cover`` are dropped without reading anything.
+    With a mask asset and the unit grid, the rest are ranked by the mask over the unit itself (see
+    ``catalog.rank``); without, by scene-level cloud cover.
+    """
+    from glacierscale.catalog.rank import describe, rank_key, scene_stats
+
     decisions: list[SceneDecision] = []
     usable = []
     for it in items:
         cc = it.properties.get("eo:cloud_cover")
         if cc is not None and float(cc) > max_cloud:
-            decisions.append(SceneDecision(it.id, False, f"cloud cover {float(cc):.1f} % > {max_cloud:.0f} %"))
+            decisions.append(SceneDecision(it.id, False, f"scene cloud cover {float(cc):.1f} % > {max_cloud:.0f} %"))
         else:
             usable.append(it)
-    usable.sort(key=lambda it: (float(it.properties.get("eo:cloud_cover", 100.0)), item_datetime(it)))
+    notes: dict[str, str] = {}
+    if mask_asset and grid is not None:
+        end = window_end or (max(item_datetime(it) for it in usable) if usable else datetime.now(UTC))
+        keyed = []
+        for it in usable:
+            stats = scene_stats(it, mask_asset, clear_classes or [], grid.epsg, grid.bounds, grid.shape)
+            notes[it.id] = describe(stats)
+            if stats.clear < min_clear:
+                decisions.append(SceneDecision(it.id, False, f"no clear view: {notes[it.id]}"))
+                continue
+            keyed.append((rank_key(stats, item_datetime(it), end, it.properties.get("view:sun_elevation")), it))
+        usable = [it for _, it in sorted(keyed, key=lambda kv: kv[0])]
+    else:
+        usable.sort(key=lambda it: (float(it.properties.get("eo:cloud_cover", 100.0)), item_datetime(it)))
+        for it in usable:
+            notes[it.id] = f"scene cloud cover {float(it.properties.get('eo:cloud_cover', float('nan'))):.1f} %"
     kept, dropped = usable[:max_scenes], usable[max_scenes:]
-    for rank, it in enumerate(kept, 1):
-        cc = float(it.properties.get("eo:cloud_cover", float("nan")))
-        decisions.append(SceneDecision(it.id, True, f"rank {rank}: cloud cover {cc:.1f} %"))
-    decisions += [SceneDecision(it.id, False, f"beyond the best {max_scenes}") for it in dropped]
+    decisions += [SceneDecision(it.id, True, f"rank {rank}: {notes[it.id]}") for rank, it in enumerate(kept, 1)]
+    decisions += [SceneDecision(it.id, False, f"beyond the best {max_scenes}: {notes[it.id]}") for it in dropped]
     return SceneSelection(collection, kept, decisions)
 
 
@@ -68,7 +100,8 @@ def season_window(year: int, start_mmdd: str, end_mmdd: str) -> tuple[datetime, 
 
 
 def select_scenes(url: str, provider: Provider, bbox: tuple[float, float, float, float], year: int,
-                  season: tuple[str, str], max_cloud: float, max_scenes: int) -> dict[str, SceneSelection]:
+                  season: tuple[str, str], max_cloud: float, max_scenes: int,
+                  grid: UnitGrid | None = None) -> dict[str, SceneSelection]:
     """Return the selection per sensor of ``provider`` for one work unit (WGS84 bbox) and year.
 
     The DEM is static and searched over all time; a sensor with no scene gets an empty selection (the
@@ -89,12 +122,14 @@ def select_scenes(url: str, provider: Provider, bbox: tuple[float, float, float,
                 raise
             out[sensor] = SceneSelection(sdef.collection, [], [])
             continue
-        if sdef.mask_asset:
-            out[sensor] = rank_optical(items, sdef.collection, max_cloud, max_scenes)
-            if not out[sensor].items:
+        if sdef.mask_asset and sdef.clear_scl:  # optical with a class mask: rank over the unit
+            out[sensor] = rank_optical(items, sdef.collection, max_cloud, max_scenes, mask_asset=sdef.mask_asset,
+                                       clear_classes=sdef.clear_scl, grid=grid, window_end=end)
+            if not out[sensor].items and sensor == "s2":
                 raise EmptySearchError(
-                    f"every {sdef.collection} scene of {year} over {tuple(round(v, 4) for v in bbox)} "
-                    f"is cloudier than {max_cloud:.0f} %")
+                    f"no {sdef.collection} scene of {year} gives a clear view of the unit at "
+                    f"{tuple(round(v, 4) for v in bbox)}: "
+                    + "; ".join(f"{d.item_id}: {d.reason}" for d in out[sensor].decisions))
         else:
             out[sensor] = keep_latest(items, sdef.collection, max_scenes)
     return out

@@ -7,17 +7,24 @@ from typing import Any
 import xarray as xr
 
 from glacierscale.catalog.provider import Provider
-from glacierscale.catalog.select import SceneSelection, select_scenes
+from glacierscale.catalog.select import SceneSelection, UnitGrid, select_scenes
 from glacierscale.cube.assemble import build_year
 from glacierscale.cube.store import to_dataset
 from glacierscale.inventory.units import WorkUnit
 
 
 def select_unit_scenes(url: str, provider: Provider, unit: WorkUnit, years: list[int], *, season: tuple[str, str],
-                       max_cloud: float, max_scenes: int) -> dict[int, dict[str, SceneSelection]]:
-    """Return, per year, the scene selection of every sensor for one unit (EmptySearchError if none)."""
+                       max_cloud: float, max_scenes: int,
+                       south_season: tuple[str, str] = ("01-15", "03-31")) -> dict[int, dict[str, SceneSelection]]:
+    """Return, per year, the scene selection of every sensor for one unit (EmptySearchError if none).
+
+    The window is the end of the ablation season of the unit's hemisphere.
+    """
     bbox = unit.bbox_wgs84()
-    return {year: select_scenes(url, provider, bbox, year, season, max_cloud, max_scenes) for year in years}
+    window = season if (bbox[1] + bbox[3]) / 2 >= 0 else south_season
+    coarse = max(8, unit.size_px // 4)
+    grid = UnitGrid(unit.epsg, unit.bounds, (coarse, coarse))
+    return {year: select_scenes(url, provider, bbox, year, window, max_cloud, max_scenes, grid) for year in years}
 
 
 def assemble_unit(provider: Provider, unit: WorkUnit, items: dict[int, dict[str, list[Any]]]) -> xr.Dataset:
