@@ -135,6 +135,9 @@ class RunConfig(_Strict):
         years = parse_years(v)
         if not years:
             raise ValueError("at least one year is needed")
+        bad = [y for y in years if not 1972 <= y <= 2100]
+        if bad:  # YAML reads an unquoted 2021:22 as the base-60 number 121282
+            raise ValueError(f"years {bad} are outside 1972-2100 (quote ranges in YAML: years: '2016:2020')")
         return years
 
     def resolved_cube_store(self) -> str:

@@ -60,6 +60,7 @@ class Provider(BaseModel):
     access: Access
     url: str | None = None
     hosts: list[str] = []  # link hosts that identify items of this provider
+    token_url: str | None = None  # SAS token endpoint (planetary-computer-sas)
     sensors: dict[str, SensorDef]
 
 

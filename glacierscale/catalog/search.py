@@ -26,6 +26,7 @@ def search_items(
     end: datetime,
     *,
     max_items: int | None = 1000,
+    modifier: Any = None,
 ) -> list[Any]:
     """Return the items of ``collection`` intersecting ``bbox`` (WGS84) within [start, end], oldest first.
 
@@ -34,7 +35,7 @@ def search_items(
     import pystac_client
 
     try:
-        client = pystac_client.Client.open(url)
+        client = pystac_client.Client.open(url, modifier=modifier)
         found = client.search(
             collections=[collection], bbox=list(bbox),
             datetime=[start.isoformat(), end.isoformat()], max_items=max_items, limit=100,

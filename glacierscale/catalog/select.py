@@ -107,16 +107,19 @@ def select_scenes(url: str, provider: Provider, bbox: tuple[float, float, float,
     The DEM is static and searched over all time; a sensor with no scene gets an empty selection (the
     cube marks it missing) unless it is the optical sensor, without which nothing can be mapped.
     """
+    from glacierscale.catalog.access import modifier_for
+
     start, end = season_window(year, *season)
+    signer = modifier_for(provider.access, provider.token_url)
     out: dict[str, SceneSelection] = {}
     for sensor, sdef in provider.sensors.items():
         if sensor == "dem":
             items = search_items(url, sdef.collection, bbox, datetime(1990, 1, 1, tzinfo=UTC),
-                                 datetime(2100, 1, 1, tzinfo=UTC))
+                                 datetime(2100, 1, 1, tzinfo=UTC), modifier=signer)
             out[sensor] = keep_latest(items, sdef.collection, 1)
             continue
         try:
-            items = search_items(url, sdef.collection, bbox, start, end)
+            items = search_items(url, sdef.collection, bbox, start, end, modifier=signer)
         except EmptySearchError:
             if sensor == "s2":
                 raise

@@ -43,7 +43,8 @@ class YearComposite:
     scenes: dict[str, list[str]]
 
 
-def _stack(items: list[Any], assets: list[str], unit: WorkUnit, resampling: str, rescale: bool) -> xr.DataArray:
+def _stack(items: list[Any], assets: list[str], unit: WorkUnit, resampling: str, rescale: bool,
+           gdal: dict[str, str] | None = None) -> xr.DataArray:
     import pystac
     import stackstac
     from rasterio.enums import Resampling
@@ -52,11 +53,13 @@ def _stack(items: list[Any], assets: list[str], unit: WorkUnit, resampling: str,
 
     try:
         return stackstac.stack(
-            [pystac.Item.from_dict(detach_item(it)) for it in items], assets=assets, epsg=unit.epsg, resolution=unit.resolution, bounds=unit.bounds,
+            [pystac.Item.from_dict(detach_item(it)) for it in items], assets=assets, epsg=unit.epsg,
+            resolution=unit.resolution, bounds=unit.bounds,
             dtype=np.dtype("float32"), fill_value=np.float32(np.nan), rescale=rescale,
             resampling=getattr(Resampling, resampling), chunksize=unit.size_px,
             # a failed read must fail loudly, not turn into NaN pixels that look like clouds
             errors_as_nodata=(), snap_bounds=False,
+            gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(always=gdal or {}),
         )
     except Exception as err:
         raise CubeError(f"cannot stack {assets} of {[it.id for it in items]} for unit {unit.unit_id}: {err}") from err
@@ -103,22 +106,28 @@ def band_rules(items: list[Any], provider: Provider, sdef: SensorDef, unit: Work
 
 def composite_sensor(provider: Provider, sensor: str, items: list[Any], unit: WorkUnit) -> tuple[np.ndarray, np.ndarray]:
     """Return (bands × y × x composite, clear-observation count) for one sensor."""
+    from glacierscale.catalog.access import gdal_options
+
     sdef = provider.sensors[sensor]
     keys = list(sdef.bands.values())
+    gdal = gdal_options(sdef.access or provider.access)
     scale, offset, nodata = band_rules(items, provider, sdef, unit)  # refuses unusable items before reading
     # stackstac's own rescale refuses float32 output; scale/offset are applied here, per item
-    raw = _compute(_stack(items, keys, unit, sdef.resampling, rescale=False), f"{sensor} bands", unit)
+    raw = _compute(_stack(items, keys, unit, sdef.resampling, rescale=False, gdal=gdal), f"{sensor} bands", unit)
     is_nodata = raw == nodata[:, :, None, None]
     stack = np.where(is_nodata, np.nan, raw * scale[:, :, None, None] + offset[:, :, None, None]).astype(np.float32)
-    valid = np.asarray(np.isfinite(stack).all(axis=1))  # (time, y, x)
+    # optical bands are used together (one spectrum per observation); other sensors band by band
+    # (SAR coherence is missing in layover and radar shadow, where backscatter is still measured)
+    valid = np.asarray(np.isfinite(stack).all(axis=1) if sdef.mask_asset else np.isfinite(stack[:, 0]))
     if sdef.mask_asset:
-        scl = _compute(_stack(items, [sdef.mask_asset], unit, "nearest", rescale=False), f"{sensor} mask", unit)[:, 0]
+        scl = _compute(_stack(items, [sdef.mask_asset], unit, "nearest", rescale=False, gdal=gdal),
+                       f"{sensor} mask", unit)[:, 0]
         flags = np.nan_to_num(scl, nan=0).astype(np.int64)
         if sdef.clear_scl:  # a class layer (Sentinel-2 SCL): keep the clear classes
             valid &= np.isin(flags, sdef.clear_scl)
         if sdef.cloud_bits:  # a bit field (Landsat QA_PIXEL): drop pixels with any cloud/shadow bit set
             valid &= (flags & sum(1 << b for b in sdef.cloud_bits)) == 0
-    masked = np.where(valid[:, None], stack, np.nan)
+    masked = np.where(valid[:, None], stack, np.nan) if sdef.mask_asset else stack
     with np.errstate(all="ignore"):
         import warnings
 

@@ -24,7 +24,7 @@ def unit_url(store: str, unit: WorkUnit) -> str:
 
 def unit_coords(unit: WorkUnit) -> tuple[np.ndarray, np.ndarray]:
     """Return pixel-centre x and y coordinates of the unit grid (y descending, north up)."""
-    minx, miny, maxx, maxy = unit.bounds
+    minx, _, _, maxy = unit.bounds
     r = unit.resolution
     x = minx + r / 2 + r * np.arange(unit.size_px)
     y = maxy - r / 2 - r * np.arange(unit.size_px)

@@ -107,6 +107,10 @@ def load_checkpoint(location: str | Path) -> Checkpoint:
         raise CheckpointError(f"checkpoint {path}/{CONFIG} is malformed: {err}") from None
     if len(bands) != spec.in_channels or len(mean) != len(bands) or len(std) != len(bands):
         raise CheckpointError(f"checkpoint {path}: {len(bands)} bands but {spec.in_channels} input channels")
+    expected = str(config.get("model_hash", ""))
+    if expected and sha256_file(path / WEIGHTS)[: len(expected)] != expected:
+        raise CheckpointError(f"checkpoint {path}/{WEIGHTS} is corrupt: its sha256 does not match model_hash "
+                              f"{expected} in {CONFIG}")
     try:
         state = load_file(str(path / WEIGHTS))
     except (SafetensorError, OSError, ValueError) as err:

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import shapely
 from affine import Affine
 from shapely.geometry import box, mapping
-import shapely
 
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 S2_L2A_OFFSET_FROM = datetime(2022, 1, 25)  # processing baseline 04.00: BOA_ADD_OFFSET = -1000

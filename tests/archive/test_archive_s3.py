@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from s3_server import moto_s3  # noqa: E402
+from s3_server import moto_s3
 
-from glacierscale.archive import areas_dataset, commit_run, open_archive, unit_dataset  # noqa: E402
-from glacierscale.cube.store import unit_coords  # noqa: E402
-from glacierscale.inventory.units import WorkUnit  # noqa: E402
+from glacierscale.archive import areas_dataset, commit_run, open_archive, unit_dataset
+from glacierscale.cube.store import unit_coords
+from glacierscale.inventory.units import WorkUnit
 
 UNIT = WorkUnit("32632_20m_32_2_20", 32632, 2, 20, 20.0, 32, ("G1",))
 

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from s3_server import moto_s3  # noqa: E402
+from s3_server import moto_s3
 
-from glacierscale.catalog import LocalStacServer  # noqa: E402
-from glacierscale.catalog.provider import load_provider  # noqa: E402
-from glacierscale.cube.build import build_unit  # noqa: E402
-from glacierscale.cube.store import complete_for, open_unit, write_unit  # noqa: E402
-from glacierscale.inventory import WorkUnit, plan_units, read_inventory  # noqa: E402
-from glacierscale.simulate import RegionSpec, simulate  # noqa: E402
+from glacierscale.catalog import LocalStacServer
+from glacierscale.catalog.provider import load_provider
+from glacierscale.cube.build import build_unit
+from glacierscale.cube.store import complete_for, open_unit, write_unit
+from glacierscale.inventory import WorkUnit, plan_units, read_inventory
+from glacierscale.simulate import RegionSpec, simulate
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,199 @@
+"""ViT-U-Net shapes and the checkpoint format: roundtrip, missing and corrupt files, band mismatch."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from glacierscale.errors import CheckpointError
+from glacierscale.infer.patches import select_bands
+from glacierscale.model import CLASSES, ModelSpec, ViTUNet, load_checkpoint, save_checkpoint
+from glacierscale.model.checkpoint import sha256_file
+
+BANDS = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "ELEV", "SLOPE"]
+TINY = ModelSpec(in_channels=4, widths=(4, 8, 8), embed_dim=16, depth=1, heads=2)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _few_threads() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the models are tiny and the machine is shared
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_model(spec: ModelSpec = TINY, seed: int = 0) -> ViTUNet:
+    torch.manual_seed(seed)
+    return ViTUNet(spec).eval()
+
+
+@pytest.fixture()
+def saved(tmp_path: Path) -> tuple[Path, ViTUNet, str]:
+    model = tiny_model()
+    path = tmp_path / "ckpt"
+    bands = ["B03", "B11", "VV", "ELEV"]
+    model_hash = save_checkpoint(path, model, bands, np.array([0.2, 0.1, -10.0, 2500.0], np.float32),
+                                 np.array([0.2, 0.1, 5.0, 400.0], np.float32), {"steps": 1}, "datahash")
+    return path, model, model_hash
+
+
+def test_vitunet_forward_shape() -> None:
+    model = tiny_model(ModelSpec(in_channels=11))
+    with torch.inference_mode():
+        out = model(torch.randn(2, 11, 64, 64))
+    assert out.shape == (2, 3, 64, 64)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("size", [64, 128, 96])
+def test_vitunet_accepts_multiples_of_8(size: int) -> None:
+    with torch.inference_mode():
+        out = tiny_model()(torch.randn(1, 4, size, size))
+    assert out.shape == (1, 3, size, size)
+
+
+def test_roundtrip_gives_identical_outputs(saved: tuple[Path, ViTUNet, str]) -> None:
+    path, model, model_hash = saved
+    ckpt = load_checkpoint(path)
+    x = torch.randn(2, 4, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        torch.testing.assert_close(ckpt.model(x), model(x), rtol=0, atol=0)
+    assert not ckpt.model.training
+    assert ckpt.bands == ["B03", "B11", "VV", "ELEV"]
+    assert ckpt.classes == list(CLASSES)
+    np.testing.assert_array_equal(ckpt.std, np.array([0.2, 0.1, 5.0, 400.0], np.float32))
+    assert ckpt.model_hash == model_hash == sha256_file(path / "model.safetensors")[:16]
+    config = json.loads((path / "config.json").read_text())
+    assert config["architecture"]["widths"] == [4, 8, 8]
+    assert config["data_hash"] == "datahash" and config["training"] == {"steps": 1}
+
+
+def test_saving_the_same_weights_gives_the_same_hash(saved: tuple[Path, ViTUNet, str], tmp_path: Path) -> None:
+    _, model, model_hash = saved
+    again = save_checkpoint(tmp_path / "again", model, ["B03", "B11", "VV", "ELEV"], np.zeros(4, np.float32),
+                            np.ones(4, np.float32), {}, "other")
+    assert again == model_hash
+    other = save_checkpoint(tmp_path / "other", tiny_model(seed=1), ["B03", "B11", "VV", "ELEV"],
+                            np.zeros(4, np.float32), np.ones(4, np.float32), {}, "other")
+    assert other != model_hash
+
+
+def test_normalise_replaces_nan_by_the_band_mean(saved: tuple[Path, ViTUNet, str]) -> None:
+    ckpt = load_checkpoint(saved[0])
+    cube = np.stack([np.full((2, 2), v, np.float32) for v in (0.4, 0.1, -15.0, 2900.0)])
+    cube[2, 0, 0] = np.nan
+    out = ckpt.normalise(cube)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[:, 1, 1], [1.0, 0.0, -1.0, 1.0], rtol=1e-6)
+    assert out[2, 0, 0] == 0.0
+
+
+def test_default_checkpoint_loads_and_matches_the_cube_bands() -> None:
+    ckpt = load_checkpoint("default")
+    assert ckpt.bands == BANDS
+    assert ckpt.model.spec.in_channels == 11
+    assert len(ckpt.model_hash) == 16
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    path = tmp_path / "no-such-checkpoint"
+    with pytest.raises(CheckpointError, match=re.escape(f"checkpoint {path} does not exist")):
+        load_checkpoint(path)
+    with pytest.raises(FileNotFoundError):  # catchable as the builtin it resembles
+        load_checkpoint(str(path))
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "config.json"])
+def test_missing_file_in_the_directory(saved: tuple[Path, ViTUNet, str], name: str) -> None:
+    path = saved[0]
+    (path / name).unlink()
+    with pytest.raises(CheckpointError, match=re.escape(f"checkpoint {path} has no {name}")):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.01, 0.0])
+def test_truncated_weights_are_corrupt(saved: tuple[Path, ViTUNet, str], keep: float) -> None:
+    path = saved[0]
+    weights = path / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(CheckpointError, match=re.escape(f"{path}/model.safetensors is corrupt")):
+        load_checkpoint(path)
+
+
+def test_garbage_weights_are_corrupt(saved: tuple[Path, ViTUNet, str]) -> None:
+    path = saved[0]
+    (path / "model.safetensors").write_bytes(b"not a safetensors file" * 50)
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(path)
+
+
+def test_weights_changed_after_saving_are_detected(saved: tuple[Path, ViTUNet, str]) -> None:
+    path = saved[0]
+    weights = path / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-64:] = b"\xff" * 64  # the header is intact, the last tensor now holds NaNs
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(path)
+
+
+def test_malformed_config(saved: tuple[Path, ViTUNet, str]) -> None:
+    path = saved[0]
+    config = json.loads((path / "config.json").read_text())
+    del config["normalisation"]
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=re.escape(f"{path}/config.json is malformed")):
+        load_checkpoint(path)
+
+
+def test_band_count_must_match_the_architecture(saved: tuple[Path, ViTUNet, str]) -> None:
+    path = saved[0]
+    config = json.loads((path / "config.json").read_text())
+    config["bands"] = config["bands"][:3]
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="3 bands but 4 input channels"):
+        load_checkpoint(path)
+
+
+def test_weights_of_another_architecture(saved: tuple[Path, ViTUNet, str], tmp_path: Path) -> None:
+    path = saved[0]
+    other = tmp_path / "other"
+    save_checkpoint(other, tiny_model(ModelSpec(in_channels=4, widths=(8, 8, 8), embed_dim=16, depth=1, heads=2)),
+                    ["B03", "B11", "VV", "ELEV"], np.zeros(4, np.float32), np.ones(4, np.float32), {}, "x")
+    shutil.copy(other / "model.safetensors", path / "model.safetensors")
+    with pytest.raises(CheckpointError, match="does not match model_hash"):
+        load_checkpoint(path)
+    config = json.loads((path / "config.json").read_text())  # a consistent hash, the wrong architecture
+    config["model_hash"] = json.loads((other / "config.json").read_text())["model_hash"]
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="does not fit its architecture"):
+        load_checkpoint(path)
+
+
+def test_select_bands_reorders_to_the_checkpoint_order(saved: tuple[Path, ViTUNet, str]) -> None:
+    ckpt = load_checkpoint(saved[0])
+    cube = np.stack([np.full((3, 3), i, np.float32) for i in range(len(BANDS))])
+    picked = select_bands(ckpt, cube, BANDS)
+    assert picked.shape == (4, 3, 3)
+    assert [int(picked[i, 0, 0]) for i in range(4)] == [BANDS.index(b) for b in ckpt.bands]
+
+
+def test_select_bands_names_the_band_the_cube_lacks(saved: tuple[Path, ViTUNet, str]) -> None:
+    path = saved[0]
+    config = json.loads((path / "config.json").read_text())
+    config["bands"] = ["B03", "B11", "TIR", "ELEV"]  # a thermal band this cube does not have
+    (path / "config.json").write_text(json.dumps(config))
+    ckpt = load_checkpoint(path)
+    cube_bands = list(BANDS)
+    cube = np.zeros((len(cube_bands), 8, 8), np.float32)
+    with pytest.raises(CheckpointError, match=re.escape("(missing ['TIR'])")) as info:
+        select_bands(ckpt, cube, cube_bands)
+    assert str(path) in str(info.value)
