@@ -39,10 +39,18 @@ class _Strict(BaseModel):
 
 
 class CatalogConfig(_Strict):
-    """Where scenes come from: a ``simulate`` output directory (served locally) or a STAC API URL."""
+    """Where scenes come from: a catalog folder (served locally), a STAC API URL, or a provider name
+    (``earth-search``, ``planetary-computer``: its URL and asset rules from catalogs/)."""
 
     url: str
     provider: str = "local"
+
+    @model_validator(mode="after")
+    def _provider_by_name(self) -> CatalogConfig:
+        named = "://" not in self.url and "/" not in self.url and not Path(self.url).exists()
+        if named and self.provider == "local":
+            return self.model_copy(update={"provider": self.url})
+        return self
     collections: dict[str, str] = Field(
         default_factory=lambda: {
             "s2": "sentinel-2-l2a",

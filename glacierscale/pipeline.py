@@ -44,7 +44,13 @@ def catalog_endpoint(url: str) -> Iterator[str]:
         yield url
         return
     if not Path(url).is_dir():
-        raise ConfigError(f"catalog.url {url!r} is neither a URL nor an existing catalog folder")
+        from glacierscale.catalog.provider import load_provider, provider_names
+
+        if url in provider_names() and load_provider(url).url:
+            yield str(load_provider(url).url)
+            return
+        raise ConfigError(f"catalog.url {url!r} is neither a URL, an existing catalog folder nor a provider "
+                          f"name ({', '.join(provider_names())})")
     with LocalStacServer(url) as server:
         yield server.url
 
