@@ -43,7 +43,7 @@ class CatalogConfig(_Strict):
     (``earth-search``, ``planetary-computer``: its URL and asset rules from catalogs/)."""
 
     url: str
-    provider: str = "local"
+    provider: str = "local"  # catalogs/<provider>.yaml: collections and asset keys per sensor
 
     @model_validator(mode="after")
     def _provider_by_name(self) -> CatalogConfig:
@@ -51,14 +51,6 @@ class CatalogConfig(_Strict):
         if named and self.provider == "local":
             return self.model_copy(update={"provider": self.url})
         return self
-    collections: dict[str, str] = Field(
-        default_factory=lambda: {
-            "s2": "sentinel-2-l2a",
-            "s1": "sentinel-1-rtc",
-            "dem": "cop-dem-glo-30",
-        },
-        description="sensor group -> STAC collection id",
-    )
 
 
 class SeasonConfig(_Strict):
