@@ -66,7 +66,7 @@ def test_parse_years_reversed_range_says_so() -> None:
 def test_minimal_config_loads_with_defaults(tmp_path: Path) -> None:
     cfg = load_run_config(write_yaml(tmp_path / "run.yaml", MINIMAL))
     assert cfg.years == [2016, 2017, 2018, 2019, 2020]
-    assert cfg.catalog.provider == "local"
+    assert cfg.catalog.provider == "earth-search"
     assert (cfg.infer.patch_size, cfg.infer.overlap) == (128, 32)
     assert (cfg.season.start, cfg.season.end) == ("07-15", "09-30")
     assert cfg.resolved_cube_store() == "/data/cubes"
