@@ -77,6 +77,21 @@ def _slope_deg(elev: np.ndarray, res: float) -> np.ndarray:
     return np.degrees(np.arctan(np.hypot(dx, dy))).astype(np.float32)
 
 
+def nan_median(stack: np.ndarray) -> np.ndarray:
+    """Return the median over axis 0 ignoring NaN (NaN where no value), as float32.
+
+    Sorting puts NaN last, so the median of the n finite values sits at ranks (n-1)//2 and n//2; for the
+    few observations of a composite window this is several times faster than ``np.nanmedian``.
+    """
+    ordered = np.sort(stack, axis=0)
+    n = np.isfinite(stack).sum(axis=0)
+    lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0)[None], axis=0)[0]
+    hi = np.take_along_axis(ordered, np.maximum(n // 2, 0)[None], axis=0)[0]
+    with np.errstate(invalid="ignore"):
+        med = (lo + hi) / 2
+    return np.where(n > 0, med, np.nan).astype(np.float32)
+
+
 def band_rules(items: list[Any], provider: Provider, sdef: SensorDef, unit: WorkUnit) -> tuple[np.ndarray, ...]:
     """Return per-(item, band) scale, offset and nodata as ``catalog.parse`` reads them.
 
@@ -101,7 +116,7 @@ def band_rules(items: list[Any], provider: Provider, sdef: SensorDef, unit: Work
             b = parsed.bands[name]
             scale[i, j], offset[i, j] = b.scale, b.offset
             nodata[i, j] = np.nan if b.nodata is None else b.nodata
-    return scale, offset, nodata
+    return scale.astype(np.float32), offset.astype(np.float32), nodata.astype(np.float32)
 
 
 def composite_sensor(provider: Provider, sensor: str, items: list[Any], unit: WorkUnit) -> tuple[np.ndarray, np.ndarray]:
@@ -114,8 +129,11 @@ def composite_sensor(provider: Provider, sensor: str, items: list[Any], unit: Wo
     scale, offset, nodata = band_rules(items, provider, sdef, unit)  # refuses unusable items before reading
     # stackstac's own rescale refuses float32 output; scale/offset are applied here, per item
     raw = _compute(_stack(items, keys, unit, sdef.resampling, rescale=False, gdal=gdal), f"{sensor} bands", unit)
-    is_nodata = raw == nodata[:, :, None, None]
-    stack = np.where(is_nodata, np.nan, raw * scale[:, :, None, None] + offset[:, :, None, None]).astype(np.float32)
+    stack = raw.astype(np.float32, copy=False)
+    is_nodata = stack == nodata[:, :, None, None]
+    stack *= scale[:, :, None, None]  # in place: a 1024² unit of 4 scenes x 6 bands is 100 MB
+    stack += offset[:, :, None, None]
+    stack[is_nodata] = np.nan
     # optical bands are used together (one spectrum per observation); other sensors band by band
     # (SAR coherence is missing in layover and radar shadow, where backscatter is still measured)
     valid = np.asarray(np.isfinite(stack).all(axis=1) if sdef.mask_asset else np.isfinite(stack[:, 0]))
@@ -127,13 +145,9 @@ def composite_sensor(provider: Provider, sensor: str, items: list[Any], unit: Wo
             valid &= np.isin(flags, sdef.clear_scl)
         if sdef.cloud_bits:  # a bit field (Landsat QA_PIXEL): drop pixels with any cloud/shadow bit set
             valid &= (flags & sum(1 << b for b in sdef.cloud_bits)) == 0
-    masked = np.where(valid[:, None], stack, np.nan) if sdef.mask_asset else stack
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels stay NaN
-            comp = np.nanmedian(masked, axis=0).astype(np.float32)
+    if sdef.mask_asset:
+        stack[~np.broadcast_to(valid[:, None], stack.shape)] = np.nan
+    comp = nan_median(stack)
     names = list(sdef.bands)
     for name in sdef.to_db:
         i = names.index(name)
