@@ -93,3 +93,36 @@ def test_empty_search_is_a_clear_error(demo: Path, capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert "no sentinel-2-l2a scene" in err and "2019-07-15" in err and "2019-09-30" in err
     assert not (demo / "other-archive").exists()
+
+
+def test_run_as_a_ray_job_on_a_started_cluster(demo: Path, tmp_path: Path) -> None:
+    """The cluster path: `ray start --head`, then `ray job submit -- glacierscale run CONFIG` joins it."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from glacierscale.archive import open_archive
+    from glacierscale.catalog.server import free_port
+
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
+    env.pop("RAY_ADDRESS", None)
+    ray = shutil.which("ray", path=env["PATH"])
+    assert ray
+    dash = free_port()
+    subprocess.run([ray, "start", "--head", f"--port={free_port()}", f"--dashboard-port={dash}", "--num-cpus=2",
+                    "--include-dashboard=true", "--disable-usage-stats"], env=env, check=True, capture_output=True)
+    try:
+        archive = tmp_path / "job-archive"
+        job = subprocess.run(
+            [ray, "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--",
+             "glacierscale", "run", str(demo / "demo.yaml"), "--archive", str(archive), "--quiet"],
+            env=env, capture_output=True, text=True, timeout=600)
+        assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
+        assert "succeeded" in (job.stdout + job.stderr).lower()
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True)
+    mine, theirs = open_archive(str(archive)).table(), open_archive(str(demo / "archive")).table()
+    assert list(mine["glacier_id"]) == list(theirs["glacier_id"])
+    np.testing.assert_allclose(mine["area_km2"], theirs["area_km2"])  # same cubes, same model: same areas
