@@ -22,13 +22,13 @@ SENSOR_ORDER = ("s2", "s1", "landsat", "dem")
 
 
 def cube_bands(provider: Provider) -> list[str]:
-    """Return the cube's band names in order: each sensor's bands, plus SLOPE after the DEM."""
+    """Return the cube's band names in order: each sensor's bands, plus SLOPE and ASPECT after the DEM."""
     names: list[str] = []
     for sensor in SENSOR_ORDER:
         if sensor in provider.sensors:
             names += list(provider.sensors[sensor].bands)
             if sensor == "dem":
-                names.append("SLOPE")
+                names += ["SLOPE", "ASPECT"]
     return names
 
 
@@ -72,9 +72,13 @@ def _compute(arr: xr.DataArray, what: str, unit: WorkUnit) -> np.ndarray:
         raise CubeError(f"reading {what} for unit {unit.unit_id} failed: {err}") from err
 
 
-def _slope_deg(elev: np.ndarray, res: float) -> np.ndarray:
-    dy, dx = np.gradient(elev, res)
-    return np.degrees(np.arctan(np.hypot(dx, dy))).astype(np.float32)
+def terrain_layers(elev: np.ndarray, res: float) -> np.ndarray:
+    """Return slope (°) and aspect (° clockwise from north, the downslope direction) of a north-up grid."""
+    dz_drow, dz_dx = np.gradient(elev, res)
+    dz_dy = -dz_drow  # rows grow southwards
+    slope = np.degrees(np.arctan(np.hypot(dz_dx, dz_dy)))
+    aspect = np.degrees(np.arctan2(-dz_dx, -dz_dy)) % 360.0
+    return np.stack([slope, aspect]).astype(np.float32)
 
 
 def nan_median(stack: np.ndarray) -> np.ndarray:
@@ -167,7 +171,7 @@ def build_year(provider: Provider, selections: dict[str, list[Any]], unit: WorkU
             continue
         sdef = provider.sensors[sensor]
         items = selections.get(sensor, [])
-        n_bands = len(sdef.bands) + (1 if sensor == "dem" else 0)
+        n_bands = len(sdef.bands) + (2 if sensor == "dem" else 0)
         if not items:
             missing[sensor] = True
             layers.append(np.full((n_bands, *shape), np.nan, dtype=np.float32))
@@ -177,7 +181,7 @@ def build_year(provider: Provider, selections: dict[str, list[Any]], unit: WorkU
         if sensor == "s2":
             clear = count
         if sensor == "dem":
-            comp = np.concatenate([comp, _slope_deg(comp[0], unit.resolution)[None]])
+            comp = np.concatenate([comp, terrain_layers(comp[0], unit.resolution)])
         layers.append(comp)
     data = np.concatenate(layers).astype(np.float32)
     scenes = {s: [it.id for it in selections.get(s, [])] for s in provider.sensors}

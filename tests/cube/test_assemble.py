@@ -20,7 +20,7 @@ from glacierscale.simulate import Region, SceneSet
 from glacierscale.simulate.physics import REFLECTANCE, Surface, cast_shadow, illumination, paint_surfaces
 
 S2_BANDS = ["B02", "B03", "B04", "B08", "B11", "B12"]
-BANDS = [*S2_BANDS, "VV", "VH", "COH", "ELEV", "SLOPE"]
+BANDS = [*S2_BANDS, "VV", "VH", "COH", "ELEV", "SLOPE", "ASPECT"]
 YEARS = [2021, 2022]
 SEASON = ("07-15", "09-30")
 
@@ -79,7 +79,7 @@ def rock(region: Region, read_items: Any, unit: WorkUnit, sample_region: Any) ->
 def test_cube_layout(cube: xr.Dataset, unit: WorkUnit) -> None:
     assert list(cube["band"].values) == BANDS
     assert cube["data"].dtype == np.float32
-    assert cube["data"].shape == (2, 11, 128, 128)
+    assert cube["data"].shape == (2, 12, 128, 128)
     assert cube["data"].dims == ("year", "band", "y", "x")
     assert list(cube["year"].values) == YEARS
     assert cube.attrs["unit_id"] == unit.unit_id and cube.attrs["epsg"] == 32632
@@ -188,7 +188,7 @@ def test_missing_s1_gives_nan_bands_and_a_flag(provider: Provider, unit: WorkUni
     comp = build_year(provider, {"s2": s2, "s1": [], "dem": dem}, unit)
     assert comp.missing == {"s2": False, "s1": True, "dem": False}
     assert comp.bands == BANDS == cube_bands(provider)
-    assert comp.data.shape == (11, 128, 128) and comp.data.dtype == np.float32
+    assert comp.data.shape == (12, 128, 128) and comp.data.dtype == np.float32
     for band in ("VV", "VH", "COH"):
         assert np.isnan(comp.data[BANDS.index(band)]).all()
     assert np.isfinite(comp.data[BANDS.index("B03")]).mean() > 0.3
@@ -242,3 +242,15 @@ def test_writing_twice_gives_identical_bytes(cube: xr.Dataset, unit: WorkUnit, t
     other = chunk_bytes(Path(write_unit(str(tmp_path / "b"), unit, cube)))
     assert any("/c/" in k or k.startswith("data/c") for k in before)  # real chunk files were compared
     assert before == again == other
+
+
+def test_aspect_points_downslope() -> None:
+    from glacierscale.cube.assemble import terrain_layers
+
+    y, x = np.mgrid[0:20, 0:20].astype(np.float64)
+    north_facing = 1000 + 10.0 * y  # elevation grows southwards (row index): the slope faces north
+    east_facing = 1000 - 10.0 * x
+    slope, aspect = terrain_layers(north_facing, 10.0)
+    assert np.allclose(slope[5:-5, 5:-5], 45.0) and np.allclose(aspect[5:-5, 5:-5] % 360, 0.0)
+    _, aspect = terrain_layers(east_facing, 10.0)
+    assert np.allclose(aspect[5:-5, 5:-5], 90.0)
