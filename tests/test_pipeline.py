@@ -126,3 +126,13 @@ def test_run_as_a_ray_job_on_a_started_cluster(demo: Path, tmp_path: Path) -> No
     mine, theirs = open_archive(str(archive)).table(), open_archive(str(demo / "archive")).table()
     assert list(mine["glacier_id"]) == list(theirs["glacier_id"])
     np.testing.assert_allclose(mine["area_km2"], theirs["area_km2"])  # same cubes, same model: same areas
+
+
+def test_bench_inference_reports_model_and_pipeline_throughput(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["bench", "inference", "--workdir", str(demo), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["pixels"] == 3 * 384 * 384
+    assert r["model_px_per_s"] > r["pipeline_px_per_s"] > 0
+    assert r["efficiency"] == pytest.approx(r["pipeline_px_per_s"] / r["model_px_per_s"])
+    assert 0 < r["fraction_of_peak"] < 1.5

@@ -3,18 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from glacierscale.errors import NotAvailableError
-
-
-def not_available(issue: str) -> Any:
-    """Return a command function that says clearly which planned capability it waits for."""
-
-    def _run(args: argparse.Namespace) -> int:
-        raise NotAvailableError(f"'{args.command}' is not available in this release yet ({issue}).")
-
-    return _run
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:

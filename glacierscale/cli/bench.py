@@ -1,17 +1,37 @@
-"""``glacierscale bench inference`` (comes with the model issue)."""
+"""``glacierscale bench inference``: model-only vs end-to-end throughput in one run."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
-from glacierscale.cli._common import not_available
-
-HELP = "model-only vs end-to-end inference throughput (not available yet)"
+HELP = "model-only vs end-to-end inference throughput on the demo region (model_px_per_s, pipeline_px_per_s, efficiency)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help=HELP, description=HELP + ".")
-    bsub = p.add_subparsers(dest="bench_command", required=True)
-    i = bsub.add_parser("inference", help=HELP)
-    i.add_argument("--json", action="store_true")
-    i.set_defaults(func=not_available("model issue: inference throughput benchmark"))
+    p = sub.add_parser("bench", help="benchmarks", description="Benchmarks.")
+    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    i = bsub.add_parser("inference", help=HELP, description=HELP + "; also the model's FLOPs per pixel against "
+                        "this machine's measured fp32 matmul FLOP/s.")
+    i.add_argument("--workdir", default="demo-work", help="demo workdir to simulate into or reuse")
+    i.add_argument("--threads", type=int, default=2, help="torch threads for the model-only timing")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
+    i.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from glacierscale.model.bench import bench_inference
+
+    r = bench_inference(Path(args.workdir), threads=args.threads)
+    if args.json:
+        print(json.dumps(r, indent=1))
+        return 0
+    print(f"model alone    {r['model_px_per_s']:>12,.0f} px/s  ({r['model_seconds']:.1f} s for {r['pixels']:,} px)")
+    print(f"whole pipeline {r['pipeline_px_per_s']:>12,.0f} px/s  ({r['pipeline_seconds']:.1f} s, stages "
+          + ", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()) + ")")
+    print(f"efficiency     {r['efficiency']:.1%} of model-only throughput")
+    print(f"model          {r['model_mflop_per_px']:.3f} MFLOP/px; {r['achieved_gflop_per_s']:.1f} GFLOP/s achieved = "
+          f"{r['fraction_of_peak']:.0%} of the measured fp32 matmul peak {r['matmul_peak_gflop_per_s']:.1f} GFLOP/s")
+    return 0

@@ -1,18 +1,43 @@
-"""``glacierscale evaluate`` (comes with the model issue)."""
+"""``glacierscale evaluate``: IoU per class, calibration and sensor ablations on a simulated scene set."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
-from glacierscale.cli._common import not_available
-
-HELP = "IoU per class, ablations and calibration on a simulated scene set (not available yet)"
+HELP = "IoU per class, calibration (ECE) and sensor-group ablations of a checkpoint on simulated scenes"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help=HELP, description=HELP + ".")
-    p.add_argument("--checkpoint", default="default")
-    p.add_argument("--scenes", required=True)
-    p.add_argument("--ablation", action="store_true")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=not_available("model evaluation issue: multi-sensor ViT-U-Net evaluation"))
+    p = sub.add_parser("evaluate", help=HELP, description=HELP + ". SCENES is a folder written by "
+                       "`glacierscale simulate` (or a folder of several).")
+    p.add_argument("--checkpoint", default="default", help="checkpoint directory (default: the shipped one)")
+    p.add_argument("--scenes", required=True, help="scene set folder")
+    p.add_argument("--ablation", action="store_true", help="also evaluate with sensor groups withheld")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from glacierscale.model.evaluate import evaluate
+
+    result = evaluate(args.checkpoint, Path(args.scenes), ablation=args.ablation)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    table = Table(title=f"{result['checkpoint']} (model {result['model_hash']}) on {result['pixels']:,} pixels")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for k, v in result["iou"].items():
+        table.add_row(f"IoU {k}", f"{v:.3f}")
+    table.add_row("ECE before calibration", f"{result['ece']['before']:.4f}")
+    table.add_row(f"ECE after (T = {result['temperature']:.2f})", f"{result['ece']['after']:.4f}")
+    for k, v in result.get("ablation", {}).items():
+        table.add_row(f"ablation {k}", f"glacier {v['glacier']:.3f} · debris {v['debris']:.3f}")
+    Console().print(table)
+    return 0

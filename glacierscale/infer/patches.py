@@ -43,8 +43,14 @@ def select_bands(ckpt: Checkpoint, cube: np.ndarray, cube_bands: list[str]) -> n
 
 
 def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 128, overlap: int = 32,
-                          batch_size: int = 8, device: str = "cpu") -> np.ndarray:
-    """Return blended class probabilities (n_classes, y, x) for normalised-ready (band, y, x) data."""
+                          batch_size: int = 8, device: str = "cpu", temperature: float | None = None,
+                          logits_out: bool = False) -> np.ndarray:
+    """Return blended class probabilities (n_classes, y, x) for (band, y, x) data in the checkpoint's bands.
+
+    Probabilities use the checkpoint's calibrated temperature unless ``temperature`` is given; with
+    ``logits_out`` the blended logits are returned instead (for calibration).
+    """
+    t = ckpt.temperature if temperature is None else temperature
     import torch
 
     _, h, w = data.shape
@@ -62,8 +68,8 @@ def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 12
         for i in range(0, len(windows), batch_size):
             batch = windows[i:i + batch_size]
             tiles = np.stack([x[:, r:r + patch, c:c + patch] for r, c in batch])
-            logits = model(torch.from_numpy(tiles).to(device))
-            probs = torch.softmax(logits.float(), dim=1).cpu().numpy()
+            logits = model(torch.from_numpy(tiles).to(device)).float()
+            probs = (logits if logits_out else torch.softmax(logits / t, dim=1)).cpu().numpy()
             for (r, c), p in zip(batch, probs, strict=True):
                 acc[:, r:r + patch, c:c + patch] += p * weight
                 wsum[r:r + patch, c:c + patch] += weight

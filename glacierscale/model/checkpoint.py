@@ -37,6 +37,11 @@ class Checkpoint:
     model_hash: str
     config: dict[str, Any]
 
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature (1.0 for an uncalibrated checkpoint)."""
+        return float(self.config.get("calibration", {}).get("temperature", 1.0))
+
     def normalise(self, cube: np.ndarray) -> np.ndarray:
         """Return (band, y, x) data normalised per band, NaN replaced by 0 (the band mean)."""
         out = (cube - self.mean[:, None, None]) / self.std[:, None, None]

@@ -40,18 +40,23 @@ def truth_on_grid(truth_tif: Path, epsg: int, transform: object, shape: tuple[in
 
 def region_samples(spec: RegionSpec, workdir: Path, years: list[int], resolution: float, tile_size: int) -> list[Sample]:
     """Simulate a region (unless already simulated) and return its cube + labels per year."""
-    from affine import Affine
-
     scenes = workdir / spec.name
     if not (scenes / "simulation.json").is_file():
         simulate(spec, scenes, progress=False)
+    return scene_samples(scenes, years, resolution, tile_size, name=spec.name)
+
+
+def scene_samples(scenes: Path, years: list[int], resolution: float, tile_size: int, *, name: str | None = None,
+                  season: tuple[str, str] = ("07-15", "09-30")) -> list[Sample]:
+    """Return cube + truth labels per unit and year of a scene set written by ``glacierscale simulate``."""
+    from affine import Affine
+
     provider = load_provider("local")
     units = plan_units(read_inventory(scenes / "inventory.gpkg"), resolution, tile_size, 0.0)
     samples = []
     with LocalStacServer(scenes) as server:
         for unit in units:
-            ds, _ = build_unit(server.url, provider, unit, years, season=("07-15", "09-30"),
-                               max_cloud=80, max_scenes=4)
+            ds, _ = build_unit(server.url, provider, unit, years, season=season, max_cloud=80, max_scenes=4)
             minx, _, _, maxy = unit.bounds
             transform = Affine(unit.resolution, 0, minx, 0, -unit.resolution, maxy)
             for year in years:
@@ -59,7 +64,7 @@ def region_samples(spec: RegionSpec, workdir: Path, years: list[int], resolution
                 labels = truth_on_grid(scenes / "truth" / f"truth_classes_{year}.tif", unit.epsg, transform,
                                        data.shape[1:])
                 labels[~np.isfinite(data).all(axis=0)] = NODATA_CLASS
-                samples.append(Sample(spec.name, year, data, labels))
+                samples.append(Sample(name or scenes.name, year, data, labels))
     return samples
 
 

@@ -157,6 +157,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     summary["validation_iou"] = {k: float(np.nanmean([sc[k] for sc in scores])) for k in ("glacier", "clean", "debris")}
     save_checkpoint(out, model, bands, mean, std, {**cfg.model_dump(), **summary}, data_hash(samples))
     np.savetxt(out / "loss.csv", np.asarray(losses), fmt="%.5f", header="loss per step", comments="")
+    from glacierscale.model.evaluate import calibrate
+
+    summary["calibration"] = calibrate(out, [workdir / name for name in cfg.validation], tile_size=cfg.tile_size,
+                                       resolution=cfg.resolution)
     from glacierscale.plots import training_curve
 
     training_curve(np.asarray(losses), out / "training-curve.png")

@@ -51,9 +51,3 @@ def test_run_flags_alone_make_a_config(tmp_path: Path) -> None:
     assert cfg.years == [2016, 2017, 2018]
     assert cfg.catalog.url == str(tmp_path)
     assert cfg.resolved_cube_store() == "s3://bucket/archive-cubes"
-
-
-@pytest.mark.parametrize("argv", [["evaluate", "--scenes", "x"], ["bench", "inference"]])
-def test_planned_commands_say_they_are_not_available_yet(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(argv) == 2
-    assert "not available in this release yet" in capsys.readouterr().err

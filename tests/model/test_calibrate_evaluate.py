@@ -1,0 +1,52 @@
+"""Calibration (temperature scaling, ECE), evaluation with ablations, and FLOP counting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from glacierscale.model.calibrate import expected_calibration_error, fit_temperature, softmax
+
+
+def test_ece_is_zero_when_confidence_matches_frequency() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 1, 200_000)
+    truth = rng.uniform(0, 1, p.size) < p  # events happen exactly as often as predicted
+    assert expected_calibration_error(p, truth) < 0.01
+    assert expected_calibration_error(np.clip(p * 1.5, 0, 1), truth) > 0.05  # over-confident
+
+
+def test_fit_temperature_recovers_the_true_temperature() -> None:
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (50_000, 3))
+    true_t = 2.5
+    p = softmax(logits, true_t, axis=1)
+    labels = np.array([rng.choice(3, p=row) for row in p])
+    assert fit_temperature(logits, labels) == pytest.approx(true_t, rel=0.1)
+
+
+def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path) -> None:
+    from glacierscale.model.evaluate import evaluate
+    from glacierscale.simulate import RegionSpec, simulate
+
+    # a region the size of the training regions (7.68 km), one year; the model never saw seed 61
+    simulate(RegionSpec(years=(2022,), s2_per_year=2, s1_per_year=1, seed=61, grid_m=7680),
+             tmp_path / "scenes", progress=False)
+    r = evaluate("default", tmp_path / "scenes", ablation=True, tile_size=384)
+    assert r["pixels"] > 50_000
+    assert set(r["iou"]) == {"glacier", "clean", "debris", "background"}
+    assert r["iou"]["glacier"] > 0.8 and r["iou"]["background"] > 0.9
+    assert 0 <= r["ece"]["after"] < 0.05
+    assert set(r["ablation"]) == {"optical", "optical+dem", "optical+dem+sar", "all", "all-minus-sar",
+                                  "all-minus-thermal"}
+    assert r["ablation"]["all"]["glacier"] == pytest.approx(r["iou"]["glacier"], abs=0.02)
+
+
+def test_flops_per_pixel_of_the_shipped_model() -> None:
+    from glacierscale.model.bench import model_flops_per_pixel
+    from glacierscale.model.checkpoint import load_checkpoint
+
+    flops = model_flops_per_pixel(load_checkpoint("default"))
+    assert 50e3 < flops < 150e3  # ≈ 82 kFLOP per pixel: a CPU-sized network
