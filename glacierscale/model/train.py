@@ -50,6 +50,9 @@ class TrainConfig(BaseModel):
     lr: float = 2e-3
     seed: int = 0
     threads: int = 2
+    # modality dropout: per patch, the chance that a whole sensor group is missing (as when a sensor had no
+    # scene in the window), so one checkpoint runs without SAR (before 2014, the S1B gap) or thermal
+    sensor_dropout: dict[str, float] = {"sar": 0.3, "thermal": 0.3, "dem": 0.1}
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
@@ -73,13 +76,17 @@ def _sample_patch(s: Sample, size: int, rng: np.random.Generator) -> tuple[np.nd
     return s.data[:, r:r + size, c:c + size], s.labels[r:r + size, c:c + size]
 
 
-def _augment(x: np.ndarray, y: np.ndarray, optical_idx: list[int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _augment(x: np.ndarray, y: np.ndarray, optical_idx: list[int], rng: np.random.Generator,
+             dropout: dict[tuple[int, ...], float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     k = int(rng.integers(4))
     x, y = np.rot90(x, k, axes=(1, 2)), np.rot90(y, k)
     if rng.random() < 0.5:
         x, y = x[:, :, ::-1], y[:, ::-1]
     x = x.copy()
     x[optical_idx] *= rng.uniform(0.85, 1.15)  # illumination / calibration spread
+    for idx, p in (dropout or {}).items():
+        if idx and rng.random() < p:
+            x[list(idx)] = np.nan  # the group is missing: normalisation turns it into 0, as at inference
     return x, y.copy()
 
 
@@ -117,6 +124,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     bands = [str(b) for b in _bands_of(cfg, workdir)]
     mean, std = band_statistics(train_set)
     optical_idx = [bands.index(b) for b in OPTICAL if b in bands]
+    from glacierscale.model.evaluate import GROUPS
+
+    dropout = {tuple(bands.index(b) for b in GROUPS[g] if b in bands): p for g, p in cfg.sensor_dropout.items()}
     model = ViTUNet(ModelSpec(in_channels=len(bands)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
@@ -130,7 +140,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
             xs, ys = [], []
             for _ in range(cfg.batch_size):
                 s = train_set[int(rng.integers(len(train_set)))]
-                x, y = _augment(*_sample_patch(s, cfg.patch_size, rng), optical_idx, rng)
+                x, y = _augment(*_sample_patch(s, cfg.patch_size, rng), optical_idx, rng, dropout)
                 xs.append(np.nan_to_num((x - mean[:, None, None]) / std[:, None, None]))
                 ys.append(y)
             xb = torch.from_numpy(np.stack(xs).astype(np.float32))
