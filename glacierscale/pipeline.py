@@ -173,30 +173,18 @@ def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict
     for u in units:
         items = {y: {s: [detach_item(it) for it in sel.items] for s, sel in sels.items()}
                  for y, sels in scenes[u.unit_id].items()}
-        pending[build.remote(provider, u, items, store)] = u
-    rebuilt = 0
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        pending.pop(done[0])
-        rebuilt += int(ray.get(done[0]))
-        bar.advance(task)
+        pending[build.remote(provider, u, items, store)] = u.unit_id
+    rebuilt = sum(int(v) for v in _gather(pending, bar, task).values())
     timings["cube"] = time.perf_counter() - t
 
     t = time.perf_counter()
     task = _stage(bar, "infer", len(units) * len(years))
     loader = ray.remote(num_cpus=0.25)(load_cube_year)
     jobs = [(u, y) for u in units for y in years]
-    refs = []
-    for i, (u, y) in enumerate(jobs):
-        # the actor receives the loaded cube, not the reference: Ray resolves top-level arguments
-        refs.append(actors[i % len(actors)].predict.remote(u.unit_id, y, loader.remote(store, u, y)))
-    results: dict[tuple[str, int], Any] = {}
-    remaining = list(refs)
-    while remaining:
-        done, remaining = ray.wait(remaining, num_returns=1)
-        r = ray.get(done[0])
-        results[(r.unit_id, r.year)] = r
-        bar.advance(task)
+    # the actor receives the loaded cube, not the reference: Ray resolves top-level arguments
+    predictions = {actors[i % len(actors)].predict.remote(u.unit_id, y, loader.remote(store, u, y)): (u.unit_id, y)
+                   for i, (u, y) in enumerate(jobs)}
+    results = _gather(predictions, bar, task)
     timings["infer"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -206,13 +194,8 @@ def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict
     reduce = ray.remote(num_cpus=1)(reduce_unit_task)
     inv_ref = ray.put(inventory)
     red = {reduce.remote(u, [results[(u.unit_id, y)] for y in years], inv_ref, MAX_ATTRIBUTION_M,
-                         MIN_OBJECT_KM2): u for u in units}
-    per_unit: dict[str, Any] = {}
-    while red:
-        done, _ = ray.wait(list(red), num_returns=1)
-        u = red.pop(done[0])
-        per_unit[u.unit_id] = ray.get(done[0])
-        bar.advance(task)
+                         MIN_OBJECT_KM2): u.unit_id for u in units}
+    per_unit = _gather(red, bar, task)
     timings["reduce"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -242,3 +225,16 @@ def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict
     bar.advance(task)
     timings["archive"] = time.perf_counter() - t
     return snapshot, areas, rebuilt
+
+
+def _gather(pending: dict[Any, Any], bar: Progress, task: Any) -> dict[Any, Any]:
+    """Wait for Ray references as they finish, advancing the stage's bar; return {key: result}."""
+    import ray
+
+    out: dict[Any, Any] = {}
+    refs = list(pending)
+    while refs:
+        done, refs = ray.wait(refs, num_returns=1)
+        out[pending[done[0]]] = ray.get(done[0])
+        bar.advance(task)
+    return out
