@@ -97,8 +97,8 @@ def test_normalise_replaces_nan_by_the_band_mean(saved: tuple[Path, ViTUNet, str
 
 def test_default_checkpoint_loads_and_matches_the_cube_bands() -> None:
     ckpt = load_checkpoint("default")
-    assert ckpt.bands == BANDS
-    assert ckpt.model.spec.in_channels == 11
+    assert ckpt.bands == [*BANDS, "ASPECT"]  # the shipped checkpoint also reads aspect
+    assert ckpt.model.spec.in_channels == 12
     assert len(ckpt.model_hash) == 16
 
 
