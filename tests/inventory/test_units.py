@@ -81,12 +81,10 @@ def test_rgi_id_columns_are_renamed(tmp_path: Path, column: str) -> None:
     assert inv["glacier_id"].tolist() == ["7"]
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="BUG: a table without geometry (CSV) reaches gdf.crs on a pandas DataFrame")
 def test_table_without_geometry_is_an_input_error(tmp_path: Path) -> None:
     path = tmp_path / "rgi.csv"
     path.write_text("glacier_id,area_km2\nG1,1.5\n")
-    expect_input_error(path, "")
+    expect_input_error(path, "is not a readable vector file: it is a table without a geometry column")
 
 
 # --- plan_units --------------------------------------------------------------------------------------------
