@@ -54,7 +54,7 @@ def main() -> None:
         cube = build_year(provider, chosen[y], unit)
     t_cube = time.perf_counter() - t
 
-    minx, miny, maxx, maxy = unit.bounds
+    minx, miny, _maxx, maxy = unit.bounds
     transform = Affine(unit.resolution, 0, minx, 0, -unit.resolution, maxy)
     n_reads = 0
     t = time.perf_counter()

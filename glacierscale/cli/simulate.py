@@ -9,42 +9,88 @@ HELP = "simulate a multi-sensor scene set: COGs, STAC collection.json/items.ndjs
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help=HELP, description=HELP + ". Procedural terrain and glaciers that "
-                       "retreat every year; the output folder is a valid `run --catalog`.")
-    p.add_argument("--years", default="2021:2023", help="years, e.g. 2016:2020 (default 2021:2023)")
+                       "retreat every year, or a real DEM and/or real outlines (RGI 6/7, GLIMS, SGI ...); "
+                       "the output folder is a valid `run --catalog`. Physics and numbers: docs/simulator.md.")
+    p.add_argument("--years", help="years, e.g. 2016:2020 (default 2021:2023; replayed outlines: every year they hold)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--sensors", default="s2,s1,dem", help="comma list of s2, s1, dem (default all)")
+    p.add_argument("--sensors", default="s2,s1,landsat,dem", help="comma list of s2, s1, landsat, dem (default all)")
     p.add_argument("--seed", type=int, default=7, help="random seed: same seed, same bytes")
-    p.add_argument("--size", type=int, default=768, help="region size in 10 m pixels (default 768 = 7.68 km)")
-    p.add_argument("--lon", type=float, default=10.78, help="region centre longitude (default Ötztal Alps)")
-    p.add_argument("--lat", type=float, default=46.80, help="region centre latitude")
-    p.add_argument("--ela", type=float, default=3000.0, help="equilibrium-line altitude in m (default 3000)")
-    p.add_argument("--dem", help="real DEM GeoTIFF (comes with the simulator issue)")
-    p.add_argument("--outlines", action="append", help="real outlines FILE or YEAR=FILE (comes with the simulator issue)")
+    p.add_argument("--size", type=int, help="region size in 10 m pixels (default 768 = 7.68 km; with real inputs "
+                   "a window of this size around --lon/--lat)")
+    p.add_argument("--lon", type=float, help="region centre longitude (default 10.78, Ötztal Alps)")
+    p.add_argument("--lat", type=float, help="region centre latitude (default 46.80)")
+    p.add_argument("--bbox", help="W,S,E,N window in degrees over real inputs (default: the outlines + 1 km)")
+    p.add_argument("--ela", type=float, help="equilibrium-line altitude in m (default 3000; with real outlines "
+                   "their area-median elevation)")
+    p.add_argument("--dem", help="real DEM raster (GeoTIFF, any CRS)")
+    p.add_argument("--outlines", action="append", metavar="FILE|YEAR=FILE",
+                   help="real outlines (shapefile, GeoPackage, GeoParquet, zipped RGI region ...): one inventory "
+                   "that the retreat model shrinks, one multi-date file (e.g. GLIMS) or YEAR=FILE repeated to replay")
+    p.add_argument("--dates", help="acquisition dates MM-DD,MM-DD used every year by every sensor "
+                   "(default: random dates 1 Aug - 25 Sep)")
+    p.add_argument("--physics", choices=("full", "classic"), default="full",
+                   help="full (default) or classic: the procedural scenes the shipped checkpoint was trained on")
+    p.add_argument("--s2-naming", choices=("earth-search", "planetary-computer"), default="earth-search",
+                   help="Sentinel-2 asset keys: blue ... scl (Earth Search) or B02 ... SCL (Planetary Computer)")
+    p.add_argument("--debris-share", type=float, default=0.3,
+                   help="share of a large, flat tongue's ablation area under debris (default 0.3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _floats(text: str, n: int, flag: str) -> tuple[float, ...]:
+    from glacierscale.errors import ConfigError
+
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != n:
+        raise ConfigError(f"{flag} {text!r}: expected {n} comma-separated numbers")
+    return values
 
 
 def run(args: argparse.Namespace) -> int:
     from glacierscale.config import parse_years
-    from glacierscale.errors import ConfigError, NotAvailableError
+    from glacierscale.errors import ConfigError
     from glacierscale.simulate import RegionSpec, simulate
-    from glacierscale.simulate.scene import SENSORS
+    from glacierscale.simulate.scene import ALL_SENSORS
 
-    if args.dem or args.outlines:
-        raise NotAvailableError("simulating over a real DEM or real outlines is not available yet "
-                                "(issue: physically honest simulator on real terrain); procedural terrain works")
     sensors = tuple(s.strip() for s in args.sensors.split(",") if s.strip())
-    unknown = [s for s in sensors if s not in SENSORS]
-    if unknown or "s2" not in sensors:
-        raise ConfigError(f"--sensors {args.sensors!r}: choose from {', '.join(SENSORS)}; s2 is required")
+    unknown = [s for s in sensors if s not in ALL_SENSORS]
+    if unknown or not sensors:
+        raise ConfigError(f"--sensors {args.sensors!r}: choose from {', '.join(ALL_SENSORS)}")
+    real = bool(args.dem or args.outlines)
     try:
-        years = tuple(parse_years(args.years))
+        years = tuple(parse_years(args.years)) if args.years else (() if real else (2021, 2022, 2023))
     except ValueError as err:
         raise ConfigError(f"--years: {err}") from None
-    if args.size < 128 or args.size % 2:
-        raise ConfigError(f"--size {args.size}: must be an even number of pixels ≥ 128")
-    spec = RegionSpec(center_lon=args.lon, center_lat=args.lat, size_px=args.size, years=years, seed=args.seed,
-                      ela_m=args.ela)
-    scenes = simulate(spec, args.out, sensors)
-    print(f"wrote {', '.join(scenes.collections)} for {len(years)} years to {scenes.root}")
+    size = args.size or 768
+    if size < 128 or size % 2:
+        raise ConfigError(f"--size {size}: must be an even number of pixels ≥ 128")
+    if not 0 <= args.debris_share <= 1:
+        raise ConfigError(f"--debris-share {args.debris_share}: must be between 0 and 1")
+    if real and args.physics == "classic":
+        raise ConfigError("--physics classic is for procedural regions only; real inputs use full physics")
+    lon = args.lon if args.lon is not None else 10.78
+    lat = args.lat if args.lat is not None else 46.80
+    bbox, window = None, None
+    if args.bbox:
+        w, s, e, n = _floats(args.bbox, 4, "--bbox")
+        if not (w < e and s < n):
+            raise ConfigError(f"--bbox {args.bbox!r}: must be W,S,E,N with W < E and S < N")
+        bbox = (w, s, e, n)
+    elif real and args.lon is not None and args.lat is not None:
+        window = size * 10.0
+    dates = tuple(d.strip() for d in args.dates.split(",") if d.strip()) if args.dates else ()
+    spec = RegionSpec(
+        center_lon=lon, center_lat=lat, size_px=size, years=years, seed=args.seed,
+        ela_m=args.ela if args.ela is not None else 3000.0, ela_from_inputs=args.ela is None,
+        physics="full" if real else args.physics, dem=args.dem, outlines=tuple(args.outlines or ()), bbox=bbox, window_m=window,
+        dates=dates, s2_naming=args.s2_naming, debris_share=args.debris_share,
+    )
+    scenes = simulate(spec, args.out, sensors, progress=not args.quiet)
+    print(f"wrote {', '.join(scenes.collections)} for {len(scenes.years)} years "
+          f"({', '.join(map(str, scenes.years))}) to {scenes.root}")
     print(f"inventory: {scenes.inventory}\ntruth outlines: {scenes.truth_outlines}")
     return 0

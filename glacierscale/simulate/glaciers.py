@@ -96,3 +96,35 @@ def design_glaciers(terrain: Terrain, rng: np.random.Generator, prefix: str, n_d
             )
         )
     return models
+
+
+def ice_surface(elevation: np.ndarray, models: list[GlacierModel], axes: list[ValleyAxis]) -> np.ndarray:
+    """Return elevation with each glacier's first extent replaced by a smooth, concave ice surface.
+
+    The surface falls from the head to the terminus as ``0.8 (1 − t)^1.6 + 0.2 (1 − t)`` (t = 0 head .. 1
+    terminus), so the
+    accumulation basin is steep and the tongue flat (< ~15°), as on real valley glaciers; it blends into
+    the valley walls over ~5 pixels.
+    """
+    from rasterio import features
+    from scipy import ndimage
+
+    from glacierscale.simulate.terrain import axis_distance
+
+    out = elevation.astype(np.float64).copy()
+    for model, axis in zip(models, axes, strict=True):
+        shape = elevation.shape
+        mask = features.rasterize([(glacier_outline_px(model, axis, 0.0), 1)], out_shape=shape, fill=0,
+                                  dtype="uint8").astype(bool)
+        if not mask.any():
+            continue
+        _, frac = axis_distance(axis, shape)
+        t = np.clip(frac / max(model.terminus_frac, 1e-6), 0, 1)
+        z = ndimage.gaussian_filter(out, 4.0)
+        z_head = float(np.median(z[mask & (t < 0.08)])) if (mask & (t < 0.08)).any() else float(z[mask].max())
+        z_term = float(np.median(z[mask & (t > 0.92)])) if (mask & (t > 0.92)).any() else float(z[mask].min())
+        surface = z_term + (z_head - z_term) * (0.8 * (1.0 - t) ** 1.6 + 0.2 * (1.0 - t))
+        surface = ndimage.gaussian_filter(surface, 4.0)  # the nearest-axis fraction is terraced
+        weight = np.clip(ndimage.distance_transform_edt(mask) / 5.0, 0, 1)
+        out = np.where(mask, weight * surface + (1 - weight) * out, out)
+    return out.astype(np.float32)

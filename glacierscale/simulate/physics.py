@@ -24,7 +24,13 @@ class Surface(IntEnum):
     GLACIER_SNOW = 4  # snow and firn on glaciers above the snow line
     CLEAN_ICE = 5
     DEBRIS = 6
-    WATER = 7
+    WATER = 7  # turbid proglacial lake
+    # full physics only (the classic scenes never paint these)
+    FRESH_SNOW = 8  # days after a summer snowfall
+    DIRTY_ICE = 9  # fine debris and wet ice on the lower tongue (still clean-ice class in the truth)
+    OCEAN = 10
+    MELANGE = 11  # ice mélange / sea ice in front of calving fronts
+    ROCK_GLACIER = 12  # ice-cored debris lobe: background in the truth, rock spectrum, intermediate coherence
 
 
 S2_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
@@ -39,7 +45,21 @@ REFLECTANCE: dict[Surface, tuple[float, ...]] = {
     Surface.CLEAN_ICE: (0.40, 0.38, 0.33, 0.17, 0.02, 0.015),
     Surface.DEBRIS: (0.12, 0.14, 0.16, 0.19, 0.21, 0.18),  # same lithology as the moraine around it
     Surface.WATER: (0.10, 0.14, 0.12, 0.06, 0.008, 0.005),
+    Surface.FRESH_SNOW: (0.95, 0.94, 0.92, 0.85, 0.08, 0.06),
+    Surface.DIRTY_ICE: (0.18, 0.18, 0.17, 0.13, 0.04, 0.03),
+    Surface.OCEAN: (0.05, 0.04, 0.02, 0.01, 0.005, 0.003),
+    Surface.MELANGE: (0.55, 0.55, 0.50, 0.40, 0.04, 0.03),  # mixed with OCEAN by the mélange cover
+    Surface.ROCK_GLACIER: (0.13, 0.15, 0.17, 0.21, 0.25, 0.21),
 }
+# Full physics: rock, moraine, supraglacial debris and rock glaciers all take the spectrum of the local rock,
+# a mix of three rock types (PHYSICS.md section 1: granites/gneiss; darker phyllite/schist; carbonates that
+# reach 0.33-0.65 in the SWIR). Debris is the rock of its valley, so no band tells it from moraine.
+LITHOLOGY_REFLECTANCE = np.array([
+    (0.13, 0.15, 0.17, 0.21, 0.25, 0.21),  # granite, gneiss (typical bare rock / moraine)
+    (0.09, 0.10, 0.11, 0.14, 0.17, 0.15),  # phyllite, biotite-chlorite schist
+    (0.20, 0.23, 0.26, 0.30, 0.42, 0.34),  # limestone, dolomite, shale
+], dtype=np.float32)
+ROCKLIKE = (0, 6, 12)  # ROCK, DEBRIS, ROCK_GLACIER
 CLOUD_REFLECTANCE = (0.75, 0.75, 0.75, 0.72, 0.35, 0.30)
 
 # gamma0 in dB (VV, VH), melt season, 30-45 deg local incidence (PHYSICS.md section 2).
@@ -52,6 +72,24 @@ BACKSCATTER_DB: dict[Surface, tuple[float, float]] = {
     Surface.CLEAN_ICE: (-14.0, -22.0),
     Surface.DEBRIS: (-8.5, -16.0),  # indistinguishable from moraine by intensity
     Surface.WATER: (-24.0, -28.0),
+    Surface.FRESH_SNOW: (-19.0, -26.0),
+    Surface.DIRTY_ICE: (-14.0, -22.0),
+    Surface.OCEAN: (-22.0, -28.0),  # calm; wind adds up to 12 dB per scene
+    Surface.MELANGE: (-7.0, -15.0),
+    Surface.ROCK_GLACIER: (-8.0, -16.0),
+}
+# Outside the melt season snow is dry: C-band sees the ground through it; refrozen firn is bright.
+BACKSCATTER_FROZEN_DB: dict[Surface, tuple[float, float]] = {
+    Surface.SEASONAL_SNOW: (-9.0, -18.0),
+    Surface.FRESH_SNOW: (-9.0, -18.0),
+    Surface.GLACIER_SNOW: (-4.0, -12.0),
+    Surface.CLEAN_ICE: (-11.0, -20.0),
+    Surface.DIRTY_ICE: (-11.0, -20.0),
+}
+# dB per degree of local incidence away from the reference: smooth targets fall off faster (PHYSICS.md section 2)
+INCIDENCE_SLOPE_DB: dict[Surface, tuple[float]] = {s: (-0.15,) for s in Surface} | {
+    Surface.WATER: (-0.3,), Surface.OCEAN: (-0.3,), Surface.SEASONAL_SNOW: (-0.25,),
+    Surface.GLACIER_SNOW: (-0.25,), Surface.FRESH_SNOW: (-0.25,), Surface.CLEAN_ICE: (-0.2,),
 }
 
 # 12-day VV coherence: (mean, spread) (PHYSICS.md section 3).
@@ -64,6 +102,17 @@ COHERENCE_12D: dict[Surface, tuple[float, float]] = {
     Surface.CLEAN_ICE: (0.10, 0.05),
     Surface.DEBRIS: (0.18, 0.07),  # melt, lowering and flow decorrelate it; flanking moraine stays coherent
     Surface.WATER: (0.0, 0.0),
+    Surface.FRESH_SNOW: (0.08, 0.05),
+    Surface.DIRTY_ICE: (0.10, 0.05),
+    Surface.OCEAN: (0.0, 0.0),
+    Surface.MELANGE: (0.0, 0.0),
+    Surface.ROCK_GLACIER: (0.35, 0.10),  # cm-m per year of creep: between moraine and glacier
+}
+COHERENCE_FROZEN_12D: dict[Surface, tuple[float, float]] = {
+    Surface.SEASONAL_SNOW: (0.50, 0.15),  # dry stable snowpack
+    Surface.GLACIER_SNOW: (0.25, 0.10),  # flow still decorrelates
+    Surface.CLEAN_ICE: (0.15, 0.07),
+    Surface.DIRTY_ICE: (0.15, 0.07),
 }
 COHERENCE_ESTIMATOR_N = 20  # samples in the estimation window: decorrelated pixels read ~0.20
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -11,12 +12,13 @@ import numpy as np
 import pandas as pd
 from rich.progress import Progress
 
-from glacierscale.simulate import copdem, sentinel1, sentinel2, stac
-from glacierscale.simulate.region import TRUTH_NODATA, Region, RegionSpec, build_region
+from glacierscale.simulate import copdem, landsat, sentinel1, sentinel2, stac
+from glacierscale.simulate.region import RegionSpec, build_region
+from glacierscale.simulate.truth import INVENTORY_FILE, TRUTH_OUTLINES_FILE, write_inventory, write_truth
 
-SENSORS = ("s2", "s1", "dem")
-INVENTORY_FILE = "inventory.gpkg"
-TRUTH_OUTLINES_FILE = "truth/truth_outlines.gpkg"
+SENSORS = ("s2", "s1", "dem")  # the default set (what the demo and training use)
+ALL_SENSORS = ("s2", "s1", "landsat", "dem")
+__all__ = ["ALL_SENSORS", "INVENTORY_FILE", "SENSORS", "TRUTH_OUTLINES_FILE", "SceneSet", "acquisition_dates", "simulate"]
 
 
 @dataclass(frozen=True)
@@ -45,57 +47,68 @@ def acquisition_dates(year: int, n: int, rng: np.random.Generator, hour: float) 
     return [start + timedelta(days=int(d), hours=hour) for d in days]
 
 
-def write_truth(region: Region, out: Path) -> Path:
-    """Write truth class rasters per year and the truth outlines; return the outlines path."""
-    import geopandas as gpd
+def fixed_dates(year: int, dates: tuple[str, ...], hour: float) -> list[datetime]:
+    """Return the ``MM-DD`` dates of ``year`` at ``hour`` UTC."""
+    out = []
+    for d in dates:
+        try:
+            out.append(datetime.strptime(f"{year}-{d.strip()}", "%Y-%m-%d") + timedelta(hours=hour))
+        except ValueError:
+            from glacierscale.errors import ConfigError
 
-    frames = []
-    for year in region.spec.years:
-        stac.write_cog(out / "truth" / f"truth_classes_{year}.tif", region.truth_classes(year),
-                       region.transform, region.crs, TRUTH_NODATA)
-        frames.append(region.outline_frame(year))
-    outlines = pd.concat(frames, ignore_index=True)
-    path = out / TRUTH_OUTLINES_FILE
-    gpd.GeoDataFrame(outlines, geometry="geometry", crs=region.crs).to_file(path, driver="GPKG")
-    return path
+            raise ConfigError(f"dates: {d!r} is not a month-day like 08-15") from None
+    return sorted(set(out))
 
 
-def write_inventory(region: Region, out: Path) -> Path:
-    """Write the inventory (the first year's outlines in WGS84, RGI-like columns) and return its path."""
-    first = region.outline_frame(region.spec.years[0]).to_crs("EPSG:4326")
-    inv = first[["glacier_id", "area_km2", "terminus_type", "geometry"]].copy()
-    inv["debris_cover"] = [g.debris_covered for g in region.glaciers]
-    inv["src_date"] = f"{region.spec.years[0]}-08-15"
-    path = out / INVENTORY_FILE
-    inv.to_file(path, driver="GPKG")
-    return path
+def _plan(spec: RegionSpec, years: tuple[int, ...], sensors: tuple[str, ...], full: bool) -> list[tuple[str, datetime]]:
+    """Return (sensor, acquisition time) for every scene; the classic order of random draws is kept."""
+    rng = np.random.default_rng(spec.seed + 1)
+    plan: list[tuple[str, datetime]] = []
+    for year in years:
+        if "s2" in sensors:
+            plan += [("s2", d) for d in (fixed_dates(year, spec.dates, 10.5) if spec.dates
+                                         else acquisition_dates(year, spec.s2_per_year, rng, 10.5))]
+        if "s1" in sensors:
+            s1 = fixed_dates(year, spec.dates, 5.5) if spec.dates else acquisition_dates(year, spec.s1_per_year, rng, 5.5)
+            # full physics alternates descending (morning) and ascending (evening) passes
+            plan += [("s1", d + timedelta(hours=11.75) if full and k % 2 else d) for k, d in enumerate(s1)]
+    rng_l = np.random.default_rng(spec.seed + 2)
+    for year in years if "landsat" in sensors else ():
+        plan += [("landsat", d) for d in (fixed_dates(year, spec.dates, 10.0) if spec.dates
+                                          else acquisition_dates(year, spec.landsat_per_year, rng_l, 10.0))]
+    return plan
 
 
 def simulate(spec: RegionSpec, out: Path, sensors: tuple[str, ...] = SENSORS, progress: bool = True) -> SceneSet:
-    """Simulate ``spec`` into ``out`` and return the written SceneSet. Same seed, same bytes."""
+    """Simulate ``spec`` into ``out`` and return the written SceneSet. Same seed, same bytes.
+
+    ``sensors`` is any of ``s2``, ``s1``, ``landsat``, ``dem``. With ``spec.dem``/``spec.outlines`` the
+    region is built from real inputs (bad files raise InputError naming the file).
+    """
+    unknown = sorted(set(sensors) - set(ALL_SENSORS))
+    if unknown or not sensors:
+        from glacierscale.errors import ConfigError
+
+        raise ConfigError(f"sensors {', '.join(sensors) or '(none)'}: choose from {', '.join(ALL_SENSORS)}")
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     region = build_region(spec)
-    rng = np.random.default_rng(spec.seed + 1)
-    plan: list[tuple[str, datetime]] = []
-    for year in spec.years:
-        if "s2" in sensors:
-            plan += [("s2", d) for d in acquisition_dates(year, spec.s2_per_year, rng, 10.5)]
-        if "s1" in sensors:
-            plan += [("s1", d) for d in acquisition_dates(year, spec.s1_per_year, rng, 5.5)]
+    out.mkdir(parents=True, exist_ok=True)
+    plan = _plan(spec, region.years, sensors, region.physics == "full")
     items: dict[str, list[dict]] = {}
     writers = {"s2": (sentinel2.COLLECTION, sentinel2.simulate_scene),
-               "s1": (sentinel1.COLLECTION, sentinel1.simulate_scene)}
+               "s1": (sentinel1.COLLECTION, sentinel1.simulate_scene),
+               "landsat": (landsat.COLLECTION, landsat.simulate_scene)}
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"simulate {spec.name}", total=len(plan) + 2)
         for sensor, when in plan:
             coll, writer = writers[sensor]
-            scene_rng = np.random.default_rng([spec.seed, int(when.timestamp())])
+            ts = calendar.timegm(when.timetuple())  # dates before 1970 (replayed old outlines) seed differently
+            scene_rng = np.random.default_rng([spec.seed, ts] if ts >= 0 else [spec.seed, 1, -ts])
             items.setdefault(coll, []).append(writer(region, when, scene_rng, out / coll))
             bar.advance(task)
         if "dem" in sensors:
             items[copdem.COLLECTION] = [copdem.simulate_dem(region, out / copdem.COLLECTION)]
-        truth = write_truth(region, out)
+        truth = write_truth(region, out, sensors)
         inventory = write_inventory(region, out)
         bar.advance(task, 2)
     folders: dict[str, Path] = {}
@@ -105,7 +118,8 @@ def simulate(spec: RegionSpec, out: Path, sensors: tuple[str, ...] = SENSORS, pr
         stac.write_collection(out / coll, stac.collection(coll, f"Simulated {coll} ({spec.name})", bbox,
                                                           min(dates), max(dates)), its)
         folders[coll] = out / coll
-    (out / "simulation.json").write_text(json.dumps({**asdict(spec), "epsg": region.epsg,
-                                                     "bounds": region.bounds}, indent=1))
+    meta = {**asdict(spec), "years": list(region.years), "epsg": region.epsg, "bounds": region.bounds,
+            "sensors": list(sensors), "physics": region.physics, "ela_m_used": round(region.ela_m, 1)}
+    (out / "simulation.json").write_text(json.dumps(meta, indent=1))
     return SceneSet(root=out, collections=folders, inventory=inventory, truth_outlines=truth,
-                    years=tuple(spec.years), epsg=region.epsg)
+                    years=tuple(region.years), epsg=region.epsg)

@@ -32,6 +32,19 @@ S2_ASSETS = {
 }
 
 
+# Planetary Computer asset titles for the same bands (its items carry no raster:bands: the product rules apply)
+S2_PC_TITLES = {
+    "B02": "Band 2 - Blue - 10m", "B03": "Band 3 - Green - 10m", "B04": "Band 4 - Red - 10m",
+    "B08": "Band 8 - NIR - 10m", "B11": "Band 11 - SWIR (1.6) - 20m", "B12": "Band 12 - SWIR (2.2) - 20m",
+}
+S2_NAMINGS = ("earth-search", "planetary-computer")
+
+
+def projection(epsg: int) -> dict[str, Any]:
+    """Return the item-level projection fields: ``proj:epsg`` (v1, what stackstac reads) and ``proj:code`` (v2)."""
+    return {"proj:epsg": epsg, "proj:code": f"EPSG:{epsg}"}
+
+
 def write_cog(path: Path, data: np.ndarray, transform: Affine, crs: str, nodata: float | int) -> None:
     """Write a single-band tiled, deflate-compressed Cloud-Optimized GeoTIFF with overviews."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,8 +104,26 @@ def s2_asset(band: str, href: Path, shape: tuple[int, int], transform: Affine, o
                       _raster_band("uint16", res, 0, scale=0.0001, offset=offset), **{"eo:bands": eo, "gsd": res})
 
 
-def scl_asset(href: Path, shape: tuple[int, int], transform: Affine) -> dict[str, Any]:
-    return asset(href, "Scene classification map (SCL)", shape, transform, ["data"],
+def s2_asset_pc(band: str, href: Path, shape: tuple[int, int], transform: Affine) -> tuple[str, dict]:
+    """Return (Planetary Computer key, asset) for one Sentinel-2 L2A band: ``B02`` ..., no raster:bands."""
+    key, _, res, centre, fwhm = S2_ASSETS[band]
+    eo = [{"name": band, "common_name": key, "description": S2_PC_TITLES[band].rsplit(" - ", 1)[0],
+           "center_wavelength": centre, "full_width_half_max": fwhm}]
+    return band, _pc_asset(href, S2_PC_TITLES[band], shape, transform, res, **{"eo:bands": eo})
+
+
+def _pc_asset(href: Path, title: str, shape: tuple[int, int], transform: Affine, res: float, **extra: Any) -> dict:
+    left, top = transform.c, transform.f
+    bbox = [left, top + shape[0] * transform.e, left + shape[1] * transform.a, top]
+    return {"href": str(href.resolve()), "type": COG_TYPE, "title": title, "roles": ["data"], "gsd": float(res),
+            "proj:bbox": bbox, "proj:shape": list(shape), "proj:transform": list(transform)[:6], **extra}
+
+
+def scl_asset(href: Path, shape: tuple[int, int], transform: Affine, naming: str = "earth-search") -> dict[str, Any]:
+    """Return the SCL asset in Earth Search (``scl``) or Planetary Computer (``SCL``) style."""
+    if naming == "planetary-computer":
+        return _pc_asset(href, "Scene classfication map (SCL)", shape, transform, 20)
+    return asset(href, "Scene classification map (SCL)", shape, transform, ["data", "reflectance"],
                  _raster_band("uint8", 20, 0), gsd=20)
 
 

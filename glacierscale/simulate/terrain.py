@@ -91,6 +91,7 @@ def procedural_terrain(
     summit_m: float = 3500.0,
     base_m: float = 1700.0,
     n_valleys: int = 4,
+    fine_relief_m: float = 25.0,
 ) -> Terrain:
     """Return a massif of ``size_px``² pixels with ``n_valleys`` radial U-shaped valleys."""
     shape = (size_px, size_px)
@@ -112,7 +113,7 @@ def procedural_terrain(
         width = size_px * (0.035 + 0.03 * frac)
         depth = 380.0 * np.clip(np.sin(np.pi * np.clip(frac * 0.9 + 0.1, 0, 1)), 0, 1) ** 0.7
         carve = np.maximum(carve, depth * np.exp(-((dist / width) ** 4)))
-    relief = 90.0 * fbm(shape, rng, beta=3.2) + 25.0 * fbm(shape, rng, beta=2.2)
+    relief = 90.0 * fbm(shape, rng, beta=3.2) + fine_relief_m * fbm(shape, rng, beta=2.2)
     # valley floors are smoother than walls: damp the relief where the carve is deep
     floor = np.clip(carve / 250.0, 0, 1)
     elevation = massif - carve + relief * (1.0 - 0.8 * floor)

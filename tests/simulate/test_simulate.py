@@ -103,8 +103,9 @@ def test_same_spec_gives_identical_bytes(scene_set: SceneSet, small_spec: Region
     b = (again.collections[S2] / first_item / "B03.tif").read_bytes()
     assert a == b
     rasters = sorted(p.relative_to(scene_set.root) for p in scene_set.root.rglob("*.tif*"))
-    assert len(rasters) == 4 * 7 + 2 * 3 + 1 + 2  # S2 scenes, S1 scenes, DEM, truth
-    for rel in rasters:
+    # S2 scenes (6 bands + SCL), S1 scenes (VV, VH, coherence, layover/shadow), DEM, truth on 3 grids × 2 years
+    assert len(rasters) == 4 * 7 + 2 * 4 + 1 + 2 * 3
+    for rel in [*rasters, Path("truth/truth_outlines.gpkg"), Path("inventory.gpkg")]:
         assert (scene_set.root / rel).read_bytes() == (again.root / rel).read_bytes(), rel
     # the catalogs differ only by where they live
     text_a = (scene_set.collections[S2] / "items.ndjson").read_text().replace(str(scene_set.root), "ROOT")
