@@ -83,9 +83,12 @@ class SelectionConfig(_Strict):
 class GridConfig(_Strict):
     """The work-unit grid: pixel size, tile size in pixels, context margin around glaciers."""
 
-    resolution: float = Field(20.0, gt=0)
-    tile_size: int = Field(512, ge=64)
-    margin_m: float = Field(500.0, ge=0)
+    # the defaults are those of glacierscale.inventory.grid (10.24 km tiles of 10 m pixels, 1 km margin, 32 px
+    # overlap); repeated here so reading a config does not import the geometry stack (a test keeps them equal)
+    resolution: float = Field(10.0, gt=0)
+    tile_size: int = Field(1024, ge=64)
+    margin_m: float = Field(1000.0, ge=0)
+    overlap_px: int = Field(32, ge=0, description="pixels read around each tile for context and blending")
 
 
 class ModelConfig(_Strict):
@@ -118,6 +121,8 @@ class RunConfig(_Strict):
     name: str = "glacierscale-run"
     catalog: CatalogConfig
     inventory: str
+    regions: list[str] = Field(default_factory=list, description="RGI region codes (01, 11-01); empty = all glaciers")
+    plan: str | None = Field(None, description="GeoParquet plan from `glacierscale plan`; else planned from the inventory")
     years: list[int]
     archive: str
     cube_store: str | None = Field(None, description="Zarr cube store; default <archive>/../cubes")
@@ -139,6 +144,16 @@ class RunConfig(_Strict):
         if bad:  # YAML reads an unquoted 2021:22 as the base-60 number 121282
             raise ValueError(f"years {bad} are outside 1972-2100 (quote ranges in YAML: years: '2016:2020')")
         return years
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _regions(cls, v: Any) -> list[str]:
+        from glacierscale.inventory.regions import parse_region_codes
+
+        try:
+            return list(parse_region_codes(v if isinstance(v, str | list | tuple) or v is None else str(v)))
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
 
     def resolved_cube_store(self) -> str:
         """Return the cube store location, defaulting to a ``cubes`` folder beside the archive."""
@@ -210,7 +225,7 @@ def load_run_config(path: str | Path | None, overrides: dict[str, Any] | None = 
     # relative paths in a config file are relative to that file
     if path:
         base = Path(path).resolve().parent
-        for key in ("inventory", "archive", "cube_store"):
+        for key in ("inventory", "archive", "cube_store", "plan"):
             v = data.get(key)
             if isinstance(v, str) and "://" not in v and not Path(v).is_absolute() and key not in given:
                 data[key] = str(base / v)

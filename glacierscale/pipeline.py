@@ -93,18 +93,52 @@ def check_checkpoint(cfg: RunConfig, provider: Any) -> str:
     return str(ckpt.path)
 
 
+def plan_run(cfg: RunConfig) -> tuple[Any, list[Any]]:
+    """Return the run's glaciers (the inventory, restricted to ``regions`` and to the plan) and work units.
+
+    The units come from ``cfg.plan`` (a plan written by ``glacierscale plan``) when given, else they are planned
+    from the inventory on ``cfg.grid``. InputError when the plan lists glaciers the inventory lacks.
+    """
+    from glacierscale.errors import InputError
+    from glacierscale.inventory.grid import to_lonlat
+    from glacierscale.inventory.plan import read_plan
+    from glacierscale.inventory.regions import Selection, select_glaciers
+    from glacierscale.inventory.units import plan_units, read_inventory
+
+    regions = tuple(cfg.regions)
+    inventory = read_inventory(cfg.inventory, regions=regions)
+    if regions:
+        chosen = select_glaciers(to_lonlat(inventory, areas=False), Selection(regions=regions),
+                                 source=f"inventory {cfg.inventory}")
+        inventory = inventory.loc[chosen.index]
+    if not cfg.plan:
+        return inventory, plan_units(inventory, cfg.grid.resolution, cfg.grid.tile_size, cfg.grid.margin_m,
+                                     overlap_px=cfg.grid.overlap_px)
+    units, _ = read_plan(cfg.plan)
+    ids = inventory["glacier_id"].astype(str)
+    if regions:  # the plan may cover more than the regions asked for
+        wanted = set(ids)
+        units = [u for u in units if wanted.intersection(u.glacier_ids)]
+        if not units:
+            raise ConfigError(f"plan {cfg.plan} has no unit with a glacier of regions {','.join(regions)}")
+    listed = {g for u in units for g in u.glacier_ids}
+    absent = sorted(listed - set(ids))
+    if absent and not regions:
+        raise InputError(f"plan {cfg.plan} lists {len(absent)} glaciers that inventory {cfg.inventory} does not "
+                         f"hold (e.g. {', '.join(absent[:3])}): plan and run with the same inventory")
+    return inventory[ids.isin(listed).to_numpy()], units
+
+
 def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bool = True,
                  console: Console | None = None) -> RunResult:
     """Run every stage for the config's inventory and ``years`` (default: the config's years)."""
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.build import select_unit_scenes
-    from glacierscale.inventory.units import plan_units, read_inventory
 
     years = sorted(years or cfg.years)
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    inventory = read_inventory(cfg.inventory)
-    units = plan_units(inventory, cfg.grid.resolution, cfg.grid.tile_size, cfg.grid.margin_m)
+    inventory, units = plan_run(cfg)
     provider = load_provider(cfg.catalog.provider)
     checkpoint = check_checkpoint(cfg, provider)
     timings["plan"] = time.perf_counter() - t
@@ -204,13 +238,12 @@ def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict
     debris: dict[str, dict[int, float]] = {g: {} for g in inventory["glacier_id"]}
     unit_ds = {}
     for u in units:
-        ua_list, cleaned, x, y = per_unit[u.unit_id]
+        ua_list, cleaned, probs, x, y = per_unit[u.unit_id]
         for ua in ua_list:
             for g, v in ua.area_km2.items():
                 area[g][ua.year] = area[g].get(ua.year, 0.0) + v
             for g, v in ua.debris_km2.items():
                 debris[g][ua.year] = debris[g].get(ua.year, 0.0) + v
-        probs = [results[(u.unit_id, yr)].glacier_probability for yr in years]
         unit_ds[u.unit_id] = unit_dataset(u, years, cleaned, probs, x, y)
     cent = inventory.to_crs("EPSG:4326").geometry.representative_point()
     centroids = {g: (p.x, p.y) for g, p in zip(inventory["glacier_id"], cent, strict=True)}

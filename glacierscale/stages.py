@@ -20,7 +20,7 @@ def build_cube_task(provider: Any, unit: WorkUnit, items: dict[int, dict[str, li
 
     wanted = {str(y): {s: [it["id"] for it in its] for s, its in per.items()} for y, per in items.items()}
     existing = open_unit(store, unit)
-    if complete_for(existing, list(items)) and existing is not None:
+    if complete_for(existing, list(items), unit) and existing is not None:
         stored = json.loads(existing.attrs.get("scenes", "{}"))
         if all(stored.get(y) == scenes for y, scenes in wanted.items()):
             return False
@@ -40,17 +40,21 @@ def load_cube_year(store: str, unit: WorkUnit, year: int) -> tuple[np.ndarray, l
 
 
 def reduce_unit_task(unit: WorkUnit, results: list[Any], inventory: Any, max_distance_m: float,
-                     min_object_km2: float) -> tuple[list[Any], list[np.ndarray], np.ndarray, np.ndarray]:
-    """Clean and attribute one unit's class rasters; return (areas per year, cleaned classes, x, y)."""
+                     min_object_km2: float) -> tuple[list[Any], list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
+    """Cut the core tile out of one unit's padded predictions, clean and attribute it; return (areas per year,
+    cleaned classes, glacier probabilities, x, y) of the core tile."""
     from glacierscale.cube.store import unit_coords
-    from glacierscale.reduce.areas import attribution_map, clean_classes, unit_areas
+    from glacierscale.reduce.areas import attribution_map, clean_classes, unit_areas, zone_mask
 
     labels, ids = attribution_map(unit, inventory, max_distance_m)
+    inside = zone_mask(unit)
     min_px = max(1, round(min_object_km2 * 1e6 / unit.resolution**2))
-    areas, cleaned = [], []
+    areas, cleaned, probs = [], [], []
     for r in results:
-        classes = clean_classes(r.classes, min_px)
+        # clean on the padded tile, so an object that reaches into the overlap keeps its full size
+        classes = clean_classes(r.classes, min_px)[unit.core()]
         cleaned.append(classes)
-        areas.append(unit_areas(unit, r.year, classes, labels, ids))
-    x, y = unit_coords(unit)
-    return areas, cleaned, x, y
+        probs.append(r.glacier_probability[unit.core()])
+        areas.append(unit_areas(unit, r.year, classes, labels, ids, inside))
+    x, y = unit_coords(unit, padded=False)
+    return areas, cleaned, probs, x, y

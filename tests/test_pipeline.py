@@ -95,6 +95,30 @@ def test_empty_search_is_a_clear_error(demo: Path, capsys: pytest.CaptureFixture
     assert not (demo / "other-archive").exists()
 
 
+def test_run_follows_a_written_plan_with_overlapping_tiles(demo: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """`plan --out` then `run --plan`: the padded (overlapping) tile maps the same glacier areas."""
+    import yaml
+
+    from glacierscale.archive import open_archive
+
+    cfg = yaml.safe_load((demo / "demo.yaml").read_text())
+    cfg.update(archive=str(tmp_path / "archive"), cube_store=str(tmp_path / "cubes"))
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["plan", str(tmp_path / "run.yaml"), "--overlap", "16", "--out", str(tmp_path / "plan.parquet")]) == 0
+    assert "1 tiles" in capsys.readouterr().out.replace(",", "")
+    assert main(["run", str(tmp_path / "run.yaml"), "--plan", str(tmp_path / "plan.parquet"), "--years", "2023",
+                 "--quiet"]) == 0
+    got = open_archive(str(tmp_path / "archive")).table().set_index("glacier_id")["area_km2"]
+    ref = open_archive(str(demo / "archive")).table()
+    ref = ref[ref.year == 2023].set_index("glacier_id")["area_km2"]
+    assert sorted(got.index) == sorted(ref.index)
+    assert np.abs(got - ref).max() < 0.02 * ref.max()
+    ds = xr.open_zarr(str(tmp_path / "cubes" / f"{open_archive(str(tmp_path / 'archive')).units()[0]}.zarr"),
+                      consolidated=False)
+    assert ds.sizes["x"] == 384 + 2 * 16
+
+
 def test_run_as_a_ray_job_on_a_started_cluster(demo: Path, tmp_path: Path) -> None:
     """The cluster path: `ray start --head`, then `ray job submit -- glacierscale run CONFIG` joins it."""
     import os

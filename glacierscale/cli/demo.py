@@ -40,7 +40,8 @@ def prepare(workdir: Path, seed: int, progress: bool = True) -> Path:
         "years": list(DEMO_YEARS),
         "archive": str((workdir / "archive").resolve()),
         "cube_store": str((workdir / "cubes").resolve()),
-        "grid": {"resolution": RESOLUTION, "tile_size": TILE_PX, "margin_m": 500},
+        # the simulated region is exactly one tile: there is no imagery around it to read as overlap
+        "grid": {"resolution": RESOLUTION, "tile_size": TILE_PX, "margin_m": 500, "overlap_px": 0},
     }, "demo defaults")
     path = workdir / "demo.yaml"
     dump_run_config(cfg, path)

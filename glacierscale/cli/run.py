@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inventory", help="glacier outlines (GeoPackage, shapefile, GeoParquet) with glacier ids")
     p.add_argument("--years", help="years, e.g. 2016:2020 or 2018,2020")
     p.add_argument("--archive", help="change archive location: folder or s3://bucket/prefix")
+    p.add_argument("--regions", help="RGI region codes to run, first or second order, e.g. 01,11 or 11-01")
+    p.add_argument("--plan", help="work units from `glacierscale plan --out FILE` (else planned from the inventory)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_command)
     u = sub.add_parser("update", help="process only years newer than the archive holds; a rerun is a no-op",
@@ -40,7 +42,8 @@ def run_command(args: argparse.Namespace) -> int:
     from glacierscale.pipeline import run_pipeline
 
     cfg = load_run_config(args.config, {"catalog": args.catalog, "inventory": args.inventory,
-                                        "years": args.years, "archive": args.archive})
+                                        "years": args.years, "archive": args.archive, "regions": args.regions,
+                                        "plan": args.plan})
     _print(run_pipeline(cfg, progress=not args.quiet))
     return 0
 

@@ -54,9 +54,9 @@ def _stack(items: list[Any], assets: list[str], unit: WorkUnit, resampling: str,
     try:
         return stackstac.stack(
             [pystac.Item.from_dict(detach_item(it)) for it in items], assets=assets, epsg=unit.epsg,
-            resolution=unit.resolution, bounds=unit.bounds,
+            resolution=unit.resolution, bounds=unit.padded_bounds(),
             dtype=np.dtype("float32"), fill_value=np.float32(np.nan), rescale=rescale,
-            resampling=getattr(Resampling, resampling), chunksize=unit.size_px,
+            resampling=getattr(Resampling, resampling), chunksize=unit.read_size_px,
             # a failed read must fail loudly, not turn into NaN pixels that look like clouds
             errors_as_nodata=(), snap_bounds=False,
             gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(always=gdal or {}),
@@ -162,7 +162,7 @@ def composite_sensor(provider: Provider, sensor: str, items: list[Any], unit: Wo
 
 def build_year(provider: Provider, selections: dict[str, list[Any]], unit: WorkUnit) -> YearComposite:
     """Return the aligned composite of every sensor of ``provider`` for one unit and window."""
-    shape = (unit.size_px, unit.size_px)
+    shape = (unit.read_size_px, unit.read_size_px)
     layers: list[np.ndarray] = []
     missing: dict[str, bool] = {}
     clear = np.zeros(shape, dtype=np.int16)

@@ -22,12 +22,14 @@ def unit_url(store: str, unit: WorkUnit) -> str:
     return f"{store.rstrip('/')}/{unit.unit_id}.zarr"
 
 
-def unit_coords(unit: WorkUnit) -> tuple[np.ndarray, np.ndarray]:
-    """Return pixel-centre x and y coordinates of the unit grid (y descending, north up)."""
-    minx, _, _, maxy = unit.bounds
+def unit_coords(unit: WorkUnit, *, padded: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Return pixel-centre x and y coordinates (y descending, north up) of the padded tile the cube covers,
+    or with ``padded=False`` of the core tile the archive keeps."""
+    minx, _, _, maxy = unit.padded_bounds() if padded else unit.bounds
+    n = unit.read_size_px if padded else unit.size_px
     r = unit.resolution
-    x = minx + r / 2 + r * np.arange(unit.size_px)
-    y = maxy - r / 2 - r * np.arange(unit.size_px)
+    x = minx + r / 2 + r * np.arange(n)
+    y = maxy - r / 2 - r * np.arange(n)
     return x, y
 
 
@@ -60,7 +62,7 @@ def to_dataset(unit: WorkUnit, composites: dict[int, YearComposite]) -> xr.Datas
 def write_unit(store: str, unit: WorkUnit, ds: xr.Dataset, storage_options: dict[str, Any] | None = None) -> str:
     """Write (overwrite) one unit cube; return its URL. The same inputs give the same bytes."""
     url = unit_url(store, unit)
-    chunks = {"year": 1, "band": -1, "y": min(unit.size_px, 512), "x": min(unit.size_px, 512)}
+    chunks = {"year": 1, "band": -1, "y": min(unit.read_size_px, 512), "x": min(unit.read_size_px, 512)}
     try:
         ds.chunk(chunks).to_zarr(url, mode="w", consolidated=False, zarr_format=3,
                                  storage_options=storage_options)
@@ -83,6 +85,9 @@ def open_unit(store: str, unit: WorkUnit, storage_options: dict[str, Any] | None
         raise
 
 
-def complete_for(ds: xr.Dataset | None, years: list[int]) -> bool:
-    """Return True when a stored cube already holds every requested year."""
-    return ds is not None and set(years) <= {int(y) for y in ds["year"].values}
+def complete_for(ds: xr.Dataset | None, years: list[int], unit: WorkUnit | None = None) -> bool:
+    """Return True when a stored cube already holds every requested year (and, given ``unit``, its padded
+    grid: a cube stored with another tile overlap is rebuilt, not reused)."""
+    if ds is None or not set(years) <= {int(y) for y in ds["year"].values}:
+        return False
+    return unit is None or (ds.sizes.get("x") == unit.read_size_px and ds.sizes.get("y") == unit.read_size_px)

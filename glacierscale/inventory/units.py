@@ -11,6 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+from affine import Affine
 from pyproj import Transformer
 
 from glacierscale.inventory.grid import DEFAULT_OVERLAP_PX, Memberships, assign_tiles, crs_kind, to_lonlat, zone_bounds
@@ -54,6 +55,21 @@ class WorkUnit:
         pad = self.overlap_px * self.resolution
         minx, miny, maxx, maxy = self.bounds
         return (minx - pad, miny - pad, maxx + pad, maxy + pad)
+
+    @property
+    def read_size_px(self) -> int:
+        """Return the side in pixels of the padded tile that cubes and inference cover."""
+        return self.size_px + 2 * self.overlap_px
+
+    def read_transform(self) -> Affine:
+        """Return the north-up affine transform of the padded tile's pixel grid."""
+        minx, _, _, maxy = self.padded_bounds()
+        return Affine(self.resolution, 0.0, minx, 0.0, -self.resolution, maxy)
+
+    def core(self) -> tuple[slice, slice]:
+        """Return the (row, col) slices that cut the core tile out of a padded-tile array."""
+        o = self.overlap_px
+        return slice(o, o + self.size_px), slice(o, o + self.size_px)
 
     @property
     def crs_kind(self) -> str:

@@ -41,9 +41,8 @@ def bench_inference(workdir: Path, *, threads: int = 2) -> dict[str, Any]:
     from glacierscale.config import load_run_config
     from glacierscale.cube.store import open_unit
     from glacierscale.infer.patches import predict_probabilities, select_bands
-    from glacierscale.inventory.units import plan_units, read_inventory
     from glacierscale.model.checkpoint import load_checkpoint
-    from glacierscale.pipeline import run_pipeline
+    from glacierscale.pipeline import plan_run, run_pipeline
 
     torch.set_num_threads(threads)
     cfg = load_run_config(prepare(workdir, seed=7, progress=False))
@@ -52,7 +51,7 @@ def bench_inference(workdir: Path, *, threads: int = 2) -> dict[str, Any]:
         t = time.perf_counter()
         result = run_pipeline(cfg, progress=False)
         pipeline_s = time.perf_counter() - t
-        units = plan_units(read_inventory(cfg.inventory), cfg.grid.resolution, cfg.grid.tile_size, cfg.grid.margin_m)
+        _, units = plan_run(cfg)
         ckpt = load_checkpoint(cfg.model.checkpoint)
         cubes = []
         for u in units:
@@ -69,7 +68,7 @@ def bench_inference(workdir: Path, *, threads: int = 2) -> dict[str, Any]:
     pixels = sum(c.shape[1] * c.shape[2] for c in cubes)
     # overlapping patches: the network runs on more pixels than the tile has
     stride = cfg.infer.patch_size - cfg.infer.overlap
-    n_side = int(np.ceil((cfg.grid.tile_size - cfg.infer.patch_size) / stride)) + 1
+    n_side = int(np.ceil((units[0].read_size_px - cfg.infer.patch_size) / stride)) + 1
     net_px = len(cubes) * (n_side * cfg.infer.patch_size) ** 2
     flops_px = model_flops_per_pixel(ckpt, cfg.infer.patch_size)
     peak = matmul_flops_per_s()

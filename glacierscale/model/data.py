@@ -52,7 +52,7 @@ def scene_samples(scenes: Path, years: list[int], resolution: float, tile_size: 
     from affine import Affine
 
     provider = load_provider("local")
-    units = plan_units(read_inventory(scenes / "inventory.gpkg"), resolution, tile_size, 0.0)
+    units = plan_units(read_inventory(scenes / "inventory.gpkg"), resolution, tile_size, 0.0, overlap_px=0)
     samples = []
     with LocalStacServer(scenes) as server:
         for unit in units:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 from affine import Affine
+from pyproj import Transformer
 from rasterio import features
 from scipy import ndimage
 from skimage.morphology import remove_small_objects
@@ -37,9 +38,40 @@ def unit_transform(unit: WorkUnit) -> Affine:
     return Affine(unit.resolution, 0, minx, 0, -unit.resolution, maxy)
 
 
+def zone_mask(unit: WorkUnit) -> np.ndarray | None:
+    """Return the core-tile pixels that lie inside the zone of the unit's CRS, or None when all of them do.
+
+    Tiles of neighbouring zones (UTM zones, UTM vs polar stereographic) overlap on the ground; the planner
+    hands each glacier part to the zone it lies in, so counting only in-zone pixels never counts ice twice.
+    """
+    w, s, e, n = unit.zone_wgs84()
+    if (w, s, e, n) == (-180.0, -90.0, 180.0, 90.0):
+        return None
+    bw, bs, be, bn = unit.bbox_wgs84()
+    if bw <= be and w <= bw and be <= e and s <= bs and bn <= n:
+        return None
+    x, y = _pixel_centres(unit)
+    tf = Transformer.from_crs(f"EPSG:{unit.epsg}", "EPSG:4326", always_xy=True)
+    lon, lat = tf.transform(*np.meshgrid(x, y))
+    inside = (lat >= s) & ((lat < n) | (n == 90.0))
+    if e - w < 360.0:
+        inside &= (lon >= w) & ((lon < e) | (e == 180.0))
+    return np.asarray(inside)
+
+
+def _pixel_centres(unit: WorkUnit) -> tuple[np.ndarray, np.ndarray]:
+    minx, _, _, maxy = unit.bounds
+    r = unit.resolution
+    return minx + r / 2 + r * np.arange(unit.size_px), maxy - r / 2 - r * np.arange(unit.size_px)
+
+
 def attribution_map(unit: WorkUnit, inventory: gpd.GeoDataFrame, max_distance_m: float) -> tuple[np.ndarray, list[str]]:
-    """Return (index raster, ids): index i+1 = glacier ids[i], 0 = no glacier within reach."""
-    proj = inventory.to_crs(unit.epsg)
+    """Return (index raster, ids) on the core tile: index i+1 = glacier ids[i], 0 = no glacier within reach.
+
+    Only the glaciers the plan lists for the unit are rasterised (at world scale the inventory is large).
+    """
+    listed = inventory["glacier_id"].astype(str).isin(unit.glacier_ids).to_numpy()
+    proj = inventory[listed].to_crs(unit.epsg)
     ids = [str(g) for g in proj["glacier_id"]]
     shape = (unit.size_px, unit.size_px)
     shapes = [(geom, i + 1) for i, geom in enumerate(proj.geometry) if geom is not None and not geom.is_empty]
@@ -60,10 +92,14 @@ def clean_classes(classes: np.ndarray, min_area_px: int) -> np.ndarray:
     return out
 
 
-def unit_areas(unit: WorkUnit, year: int, classes: np.ndarray, labels: np.ndarray, ids: list[str]) -> UnitAreas:
-    """Return per-glacier clean+debris and debris areas of one unit-year from attributed pixels."""
+def unit_areas(unit: WorkUnit, year: int, classes: np.ndarray, labels: np.ndarray, ids: list[str],
+               inside: np.ndarray | None = None) -> UnitAreas:
+    """Return per-glacier clean+debris and debris areas of one core-tile unit-year from attributed pixels,
+    counting only the pixels ``inside`` the unit's zone (all when None; see :func:`zone_mask`)."""
     px_km2 = unit.resolution**2 / 1e6
     n = len(ids) + 1
+    if inside is not None:
+        classes = np.where(inside, classes, 0)
     glacier = (classes == 1) | (classes == 2)
     total = np.bincount(labels[glacier].ravel(), minlength=n) * px_km2
     debris = np.bincount(labels[classes == 2].ravel(), minlength=n) * px_km2

@@ -51,7 +51,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_selection_records_a_reason_for_every_scene(catalog: Path) -> None:
-    unit = plan_units(read_inventory(catalog / "inventory.gpkg"), 20, 128, 0)[0]
+    unit = plan_units(read_inventory(catalog / "inventory.gpkg"), 20, 128, 0, overlap_px=0)[0]
     with LocalStacServer(catalog) as server:
         sel = select_unit_scenes(server.url, load_provider("local"), unit, [2021], season=("07-15", "09-30"),
                                  max_cloud=80, max_scenes=2)
@@ -74,7 +74,7 @@ def test_all_cloud_window_is_a_clear_error(catalog: Path, tmp_path: Path) -> Non
     for scl in cat.glob("sentinel-2-l2a/*2022*/SCL.tif"):
         with rasterio.open(scl, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as dst:
             dst.write(np.full((dst.height, dst.width), 9, dtype=np.uint8), 1)
-    unit = plan_units(read_inventory(cat / "inventory.gpkg"), 20, 128, 0)[0]
+    unit = plan_units(read_inventory(cat / "inventory.gpkg"), 20, 128, 0, overlap_px=0)[0]
     with LocalStacServer(cat) as server, pytest.raises(EmptySearchError, match="gives a clear view") as err:
         select_unit_scenes(server.url, load_provider("local"), unit, [2022], season=("07-15", "09-30"),
                            max_cloud=100, max_scenes=2)

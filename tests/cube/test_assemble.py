@@ -33,7 +33,7 @@ def provider() -> Provider:
 @pytest.fixture(scope="module")
 def unit(scene_set: SceneSet) -> WorkUnit:
     """The 128 px × 20 m tile holding all four simulated glaciers."""
-    units = plan_units(read_inventory(scene_set.inventory), 20, 128, 0)
+    units = plan_units(read_inventory(scene_set.inventory), 20, 128, 0, overlap_px=0)
     best = max(units, key=lambda u: len(u.glacier_ids))
     assert len(best.glacier_ids) == 4
     return best
@@ -254,3 +254,25 @@ def test_aspect_points_downslope() -> None:
     assert np.allclose(slope[5:-5, 5:-5], 45.0) and np.allclose(aspect[5:-5, 5:-5] % 360, 0.0)
     _, aspect = terrain_layers(east_facing, 10.0)
     assert np.allclose(aspect[5:-5, 5:-5], 90.0)
+
+
+def test_overlap_pads_the_cube_and_keeps_the_core(stac_url: str, provider: Provider, unit: WorkUnit,
+                                                  cube: xr.Dataset) -> None:
+    """A unit with a 16 px overlap reads a 160 px cube whose inner 128 px are the 0-overlap cube."""
+    from dataclasses import replace
+
+    padded_unit = replace(unit, overlap_px=16)
+    padded, _ = build_unit(stac_url, provider, padded_unit, YEARS[:1], season=SEASON, max_cloud=80.0, max_scenes=4)
+    assert padded["data"].shape == (1, 12, 160, 160)
+    x, y = unit_coords(padded_unit)
+    assert x[16] == cube["x"].values[0] and y[16] == cube["y"].values[0]
+    core = padded["data"].values[0][:, padded_unit.core()[0], padded_unit.core()[1]]
+    same = cube["data"].sel(year=YEARS[0]).values
+    # the native 20 m bands are read identically; 10 m bands and SAR go through GDAL's 2x downsampling, whose
+    # choice between full resolution and the COG overview depends on the read window: small differences only
+    np.testing.assert_array_equal(core[4:6], same[4:6])
+    assert np.array_equal(np.isnan(core[:8]), np.isnan(same[:8]))
+    assert np.nanmedian(np.abs(core[:4] - same[:4])) < 0.002  # reflectance
+    assert np.nanmedian(np.abs(core[6:8] - same[6:8])) < 0.3  # dB
+    assert not complete_for(cube, YEARS[:1], padded_unit)  # a cube stored without overlap is rebuilt
+    assert complete_for(padded, YEARS[:1], padded_unit)

@@ -96,6 +96,7 @@ def test_scenes_in_another_utm_zone_are_reprojected_onto_the_unit_grid(scenes: P
                 reproject(rasterio.band(src, 1), rasterio.band(dst, 1), resampling=Resampling.nearest)
         a.update({"href": str(dst_path), "proj:transform": list(transform)[:6], "proj:shape": [h, w]})
     moved["properties"]["proj:epsg"] = 32633
+    moved["properties"]["proj:code"] = "EPSG:32633"
     unit, provider = _unit(scenes), load_provider("local")
     same, _ = composite_sensor(provider, "s2", [pystac.Item.from_dict(item)], unit)
     other, _ = composite_sensor(provider, "s2", [pystac.Item.from_dict(moved)], unit)

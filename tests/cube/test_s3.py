@@ -32,7 +32,7 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _unit(scenes: Path) -> WorkUnit:
     """The work unit that is exactly the simulated region (glaciers may reach into neighbouring tiles)."""
     bounds = tuple(json.loads((scenes / "simulation.json").read_text())["bounds"])
-    return next(u for u in plan_units(read_inventory(scenes / "inventory.gpkg"), 20, 64, 0) if u.bounds == bounds)
+    return next(u for u in plan_units(read_inventory(scenes / "inventory.gpkg"), 20, 64, 0, overlap_px=0) if u.bounds == bounds)
 
 
 def test_cube_from_cogs_on_s3_equals_cube_from_local_files(scenes: Path, tmp_path: Path) -> None:

@@ -62,3 +62,67 @@ def test_small_objects_are_removed_and_nodata_counted(unit: WorkUnit) -> None:
     assert (cleaned[50:52, 50:52] == 0).all()
     assert (cleaned == 255).sum() == 100
     assert unit_transform(unit).a == 20.0
+
+
+def _mapped_area(units: list[WorkUnit], inventory: gpd.GeoDataFrame, glacier: str) -> float:
+    """Sum a glacier's area over units as the reducer does, with a perfect classification on every tile."""
+    from glacierscale.reduce.areas import zone_mask
+
+    total = 0.0
+    for u in units:
+        labels, ids = attribution_map(u, inventory, max_distance_m=0)
+        classes = (labels > 0).astype(np.uint8)  # the map says "ice" exactly where the outline is
+        total += unit_areas(u, 2021, classes, labels, ids, zone_mask(u)).area_km2.get(glacier, 0.0)
+    return total
+
+
+def test_a_glacier_across_four_tiles_is_stitched_to_its_area() -> None:
+    from glacierscale.inventory.units import plan_units
+
+    # 6 km x 4 km in UTM 32N, centred on a tile corner of the 2.56 km grid
+    outline = box(2560 * 40 - 3000, 2560 * 2000 - 2000, 2560 * 40 + 3000, 2560 * 2000 + 2000)
+    inv = gpd.GeoDataFrame({"glacier_id": ["X"]}, geometry=[outline], crs="EPSG:32632").to_crs("EPSG:4326")
+    units = plan_units(inv, 20.0, 128, 0.0, overlap_px=8)
+    assert len(units) >= 4
+    assert _mapped_area(units, inv, "X") == pytest.approx(24.0, rel=0.005)
+
+
+def test_a_glacier_across_a_utm_zone_line_is_counted_once() -> None:
+    from glacierscale.inventory.units import plan_units
+
+    # a 0.1° x 0.05° glacier across 12°E, the line between UTM zones 32 and 33 (Alps latitude)
+    outline = box(11.95, 46.80, 12.05, 46.85)
+    inv = gpd.GeoDataFrame({"glacier_id": ["Z"]}, geometry=[outline], crs="EPSG:4326")
+    units = plan_units(inv, 20.0, 256, 0.0, overlap_px=0)
+    assert {u.epsg for u in units} == {32632, 32633}
+    true_km2 = float(inv.to_crs("EPSG:6933").area.iloc[0] / 1e6)  # equal-area
+    assert _mapped_area(units, inv, "Z") == pytest.approx(true_km2, rel=0.01)
+    # without the zone mask both zones' tiles would count the whole overlap of their grids: far too much
+    doubled = 0.0
+    for u in units:
+        labels, ids = attribution_map(u, inv, max_distance_m=0)
+        doubled += unit_areas(u, 2021, (labels > 0).astype(np.uint8), labels, ids).area_km2.get("Z", 0.0)
+    assert doubled > 1.3 * true_km2
+
+
+def test_zone_mask_is_none_inside_a_zone_and_cuts_at_the_line(unit: WorkUnit) -> None:
+    from glacierscale.reduce.areas import zone_mask
+
+    inside = WorkUnit("in", 32632, 250, 2600, 20.0, 100, ())  # near the central meridian 9°E at 47°N
+    assert zone_mask(inside) is None
+    # the tile holding 12°E at 46.8°N in the zone-32 grid: its eastern part lies in zone 33
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 32632, always_xy=True).transform(12.0, 46.8)
+    edge = WorkUnit("edge", 32632, int(x // 2000), int(y // 2000), 20.0, 100, ())
+    mask = zone_mask(edge)
+    assert mask is not None and 0 < mask.mean() < 1
+    assert mask[:, 0].all() and not mask[:, -1].any()  # west edge in zone 32, east edge beyond 12°E
+
+
+def test_attribution_rasterises_only_the_units_glaciers(unit: WorkUnit, inventory: gpd.GeoDataFrame) -> None:
+    from dataclasses import replace
+
+    labels, ids = attribution_map(replace(unit, glacier_ids=("A",)), inventory, max_distance_m=0)
+    assert ids == ["A"]
+    assert (labels == 1).sum() == 400 and labels.max() == 1  # glacier B is not burnt in
