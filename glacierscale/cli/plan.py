@@ -50,7 +50,8 @@ def _ids(text: str | None) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
-def _spec(args: argparse.Namespace) -> tuple[str, PlanSpec]:
+def _spec(args: argparse.Namespace) -> tuple[str, PlanSpec, tuple[str, ...]]:
+    """Return (inventory, grid/years/seasons, the config's regions) from the config and flags."""
     from glacierscale.config import load_run_config, parse_years
     from glacierscale.errors import ConfigError
     from glacierscale.inventory.plan import PlanSpec, default_years
@@ -59,14 +60,14 @@ def _spec(args: argparse.Namespace) -> tuple[str, PlanSpec]:
         cfg = load_run_config(args.config, {"inventory": args.inventory, "years": args.years})
         spec = PlanSpec(resolution=cfg.grid.resolution, tile_size=cfg.grid.tile_size, margin_m=cfg.grid.margin_m,
                         years=tuple(cfg.years), season=(cfg.season.start, cfg.season.end),
-                        south_season=(cfg.season.south_start, cfg.season.south_end))
-        inventory = cfg.inventory
+                        south_season=(cfg.season.south_start, cfg.season.south_end), overlap_px=cfg.grid.overlap_px)
+        inventory, regions = cfg.inventory, tuple(cfg.regions)
     elif args.inventory:
         try:
             years = tuple(parse_years(args.years)) if args.years else default_years()
         except ValueError as err:
             raise ConfigError(f"--years: {err}") from None
-        spec, inventory = PlanSpec(years=years), args.inventory
+        spec, inventory, regions = PlanSpec(years=years), args.inventory, ()
     else:
         raise ConfigError("plan needs a CONFIG or --inventory FILE")
     checks = (("--resolution", args.resolution, "resolution", 0.0, False), ("--tile-size", args.tile_size, "tile_size", 0, False),
@@ -78,7 +79,7 @@ def _spec(args: argparse.Namespace) -> tuple[str, PlanSpec]:
         if value < low or (value == low and not may_be_zero):
             raise ConfigError(f"{flag} must be {'at least 0' if may_be_zero else 'positive'}, got {value:g}")
         changes[name] = value
-    return inventory, replace(spec, **changes)
+    return inventory, replace(spec, **changes), regions
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
     from glacierscale.inventory.readers import parse_column_map
     from glacierscale.inventory.regions import Selection, parse_region_codes
 
-    inventory, spec = _spec(args)
-    selection = Selection(regions=parse_region_codes(args.regions), ids=_ids(args.ids), bbox=args.bbox,
+    inventory, spec, config_regions = _spec(args)
+    regions = parse_region_codes(args.regions) if args.regions else config_regions
+    selection = Selection(regions=regions, ids=_ids(args.ids), bbox=args.bbox,
                           min_area_km2=args.min_area)
     plan = make_plan(inventory, spec, selection, columns=parse_column_map(args.columns))
     out = write_plan(plan, args.out)

@@ -163,12 +163,16 @@ def test_cli_uses_the_run_config(real: Path, tmp_path: Path) -> None:
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump({
         "catalog": {"url": "earth-search"}, "inventory": str(real / ICELAND), "years": "2019:2020",
-        "archive": str(tmp_path / "archive"), "grid": {"resolution": 20.0, "tile_size": 256, "margin_m": 0.0},
-        "season": {"start": "08-01", "end": "09-15"}}))
+        "archive": str(tmp_path / "archive"),
+        "grid": {"resolution": 20.0, "tile_size": 256, "margin_m": 0.0, "overlap_px": 8},
+        "season": {"start": "08-01", "end": "09-15"}, "regions": ["06"]}))
     out = tmp_path / "p.parquet"
     assert main(["plan", str(config), "--out", str(out)]) == 0
     table = gpd.read_parquet(out)
     assert table["unit_id"].str.startswith("32627_20m_256_").all()
     assert sorted(table["year"].unique()) == [2019, 2020]
     assert {str(d) for d in table["window_start"]} == {"2019-08-01", "2020-08-01"}
-    assert np.all(table["margin_m"] == 0.0)
+    assert np.all(table["margin_m"] == 0.0) and np.all(table["overlap_px"] == 8)
+    assert set(table["region"]) == {"06"}
+    config.write_text(config.read_text().replace("- '06'", "- '07'"))  # the config's regions select
+    assert main(["plan", str(config), "--out", str(out)]) == 2
