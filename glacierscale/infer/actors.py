@@ -7,9 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from glacierscale.infer.patches import classify, predict_probabilities, select_bands
-
-OPTICAL_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
+from glacierscale.infer.patches import predict_classes, select_bands
+from glacierscale.model.checkpoint import NODATA_CLASS
 
 
 @dataclass(frozen=True)
@@ -46,12 +45,10 @@ class InferenceWorker:
         t0 = time.perf_counter()
         cube, cube_bands = cube_and_bands
         data = select_bands(self.ckpt, cube, cube_bands)
-        valid = np.isfinite(cube[[cube_bands.index(b) for b in OPTICAL_BANDS if b in cube_bands]]).all(axis=0)
-        probs = predict_probabilities(self.ckpt, data, patch=self.patch, overlap=self.overlap,
-                                      batch_size=self.batch_size, device=self.device)
-        classes = classify(probs, valid)
-        glacier = np.round(100 * (1 - probs[0])).astype(np.uint8)
-        glacier[~valid] = 255
+        classes, probs = predict_classes(self.ckpt, data, patch=self.patch, overlap=self.overlap,
+                                         batch_size=self.batch_size, device=self.device)
+        glacier = np.round(100 * (1 - np.nan_to_num(probs[0], nan=1.0))).astype(np.uint8)
+        glacier[classes == NODATA_CLASS] = 255
         return TileResult(unit_id, year, classes, glacier, time.perf_counter() - t0)
 
 

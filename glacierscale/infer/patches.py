@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from glacierscale.errors import CheckpointError
+from glacierscale.errors import CheckpointError, InputError
+from glacierscale.model.bands import group_of, required_indices
 from glacierscale.model.checkpoint import NODATA_CLASS, Checkpoint
 
 
@@ -34,12 +35,31 @@ def blend_weights(patch: int, overlap: int) -> np.ndarray:
 
 
 def select_bands(ckpt: Checkpoint, cube: np.ndarray, cube_bands: list[str]) -> np.ndarray:
-    """Return the cube's bands in the checkpoint's order; CheckpointError when some are absent."""
+    """Return the cube's bands in the checkpoint's order; CheckpointError when some are absent.
+
+    Bands of a group the checkpoint can run without (``optional_groups``: trained with that group dropped)
+    may be absent from the cube altogether (a provider without that sensor); they come back all-NaN, as
+    bands of a sensor with no scene in the window do.
+    """
+    if cube.shape[0] != len(cube_bands):
+        raise InputError(f"the cube has {cube.shape[0]} bands but {len(cube_bands)} band names {cube_bands}")
     absent = [b for b in ckpt.bands if b not in cube_bands]
-    if absent:
+    fatal = [b for b in absent if group_of(b) not in ckpt.optional_groups]
+    if fatal:
         raise CheckpointError(
-            f"checkpoint {ckpt.path} expects bands {ckpt.bands} but the cube has {cube_bands} (missing {absent})")
-    return cube[[cube_bands.index(b) for b in ckpt.bands]]
+            f"checkpoint {ckpt.path} expects bands {ckpt.bands} but the cube has {cube_bands} (missing {fatal})")
+    if not absent:
+        return cube[[cube_bands.index(b) for b in ckpt.bands]]
+    out = np.full((len(ckpt.bands), *cube.shape[1:]), np.nan, dtype=np.float32)
+    for i, b in enumerate(ckpt.bands):
+        if b in cube_bands:
+            out[i] = cube[cube_bands.index(b)]
+    return out
+
+
+def valid_pixels(ckpt: Checkpoint, data: np.ndarray) -> np.ndarray:
+    """Return (y, x) True where the checkpoint can map a pixel: every required (optical) band is finite."""
+    return np.asarray(np.isfinite(data[required_indices(ckpt.bands)]).all(axis=0))
 
 
 def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 128, overlap: int = 32,
@@ -53,8 +73,12 @@ def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 12
     t = ckpt.temperature if temperature is None else temperature
     import torch
 
+    if data.ndim != 3 or data.shape[0] != len(ckpt.bands):
+        raise CheckpointError(f"checkpoint {ckpt.path} expects {len(ckpt.bands)} bands {ckpt.bands} but the data has "
+                              f"shape {data.shape}; pick the bands with select_bands")
     _, h, w = data.shape
-    x = ckpt.normalise(data)
+    # a model that takes missing inputs (per-group fusion stems) sees NaN and masks the group itself
+    x = ckpt.normalise(data, keep_nan=bool(getattr(ckpt.model, "accepts_missing", False)))
     ph, pw = max(h, patch), max(w, patch)
     if (ph, pw) != (h, w):  # small tiles: pad with the band mean (0 after normalisation)
         x = np.pad(x, ((0, 0), (0, ph - h), (0, pw - w)))
@@ -77,7 +101,19 @@ def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 12
 
 
 def classify(probs: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Return uint8 classes (argmax), NODATA_CLASS where the input had no valid optical data."""
+    """Return uint8 classes (argmax), NODATA_CLASS where the input had no valid optical data.
+
+    A pixel whose probabilities are not finite is nodata too: it is never mapped as glacier.
+    """
     classes = probs.argmax(axis=0).astype(np.uint8)
-    classes[~valid] = NODATA_CLASS
+    classes[~(valid & np.isfinite(probs).all(axis=0))] = NODATA_CLASS
     return classes
+
+
+def predict_classes(ckpt: Checkpoint, data: np.ndarray, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
+    """Return (classes with NODATA_CLASS where a required band is NaN, class probabilities) of (band, y, x) data.
+
+    ``data`` is in the checkpoint's band order (see ``select_bands``); keywords go to predict_probabilities.
+    """
+    probs = predict_probabilities(ckpt, data, **kwargs)  # type: ignore[arg-type]
+    return classify(probs, valid_pixels(ckpt, data)), probs

@@ -38,14 +38,25 @@ class Checkpoint:
     config: dict[str, Any]
 
     @property
+    def optional_groups(self) -> list[str]:
+        """Sensor groups the model was trained to run without (modality dropout); their bands may be absent."""
+        return [str(g) for g in self.config.get("optional_groups", [])]
+
+    @property
     def temperature(self) -> float:
         """The calibration temperature (1.0 for an uncalibrated checkpoint)."""
         return float(self.config.get("calibration", {}).get("temperature", 1.0))
 
-    def normalise(self, cube: np.ndarray) -> np.ndarray:
-        """Return (band, y, x) data normalised per band, NaN replaced by 0 (the band mean)."""
-        out = (cube - self.mean[:, None, None]) / self.std[:, None, None]
-        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    def normalise(self, cube: np.ndarray, *, keep_nan: bool = False) -> np.ndarray:
+        """Return (band, y, x) data normalised per band, NaN replaced by 0 (the band mean).
+
+        With ``keep_nan`` missing values (NaN, ±inf) stay NaN, for a model that masks missing inputs itself.
+        """
+        out = ((cube - self.mean[:, None, None]) / self.std[:, None, None]).astype(np.float32)
+        if keep_nan:
+            out[~np.isfinite(out)] = np.nan
+            return out
+        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def default_checkpoint_path() -> Path:
@@ -67,9 +78,15 @@ def sha256_file(path: Path) -> str:
 
 
 def save_checkpoint(path: Path, model: Any, bands: list[str], mean: np.ndarray, std: np.ndarray,
-                    training: dict[str, Any], data_hash: str) -> str:
-    """Write a checkpoint directory; return the model hash."""
+                    training: dict[str, Any], data_hash: str, *, optional_groups: list[str] | None = None) -> str:
+    """Write a checkpoint directory; return the model hash.
+
+    ``optional_groups`` names the sensor groups the model was trained to run without (their bands may be
+    absent from a cube, or all-NaN).
+    """
     from safetensors.torch import save_file
+
+    from glacierscale.model.bands import bands_by_group
 
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -78,7 +95,8 @@ def save_checkpoint(path: Path, model: Any, bands: list[str], mean: np.ndarray, 
     config = {
         "format": "glacierscale-checkpoint/1",
         "architecture": {"name": "vitunet", **model.spec.to_dict()},
-        "bands": bands, "normalisation": {"mean": mean.tolist(), "std": std.tolist()},
+        "bands": bands, "groups": bands_by_group(bands), "optional_groups": list(optional_groups or []),
+        "normalisation": {"mean": mean.tolist(), "std": std.tolist()},
         "classes": list(CLASSES), "nodata_class": NODATA_CLASS,
         "training": training, "data_hash": data_hash, "model_hash": model_hash,
     }
@@ -101,10 +119,7 @@ def load_checkpoint(location: str | Path) -> Checkpoint:
             raise CheckpointError(f"checkpoint {path} has no {name}")
     try:
         config = json.loads((path / CONFIG).read_text())
-        arch = dict(config["architecture"])
-        arch.pop("name", None)
-        arch["widths"] = tuple(arch["widths"])
-        spec = ModelSpec(**arch)
+        spec = ModelSpec.from_dict(config["architecture"])
         bands = list(config["bands"])
         mean = np.asarray(config["normalisation"]["mean"], dtype=np.float32)
         std = np.asarray(config["normalisation"]["std"], dtype=np.float32)
@@ -120,6 +135,11 @@ def load_checkpoint(location: str | Path) -> Checkpoint:
         state = load_file(str(path / WEIGHTS))
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"checkpoint {path}/{WEIGHTS} is corrupt: {err}") from None
+    import torch
+
+    bad = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if bad:  # NaN weights would map every pixel to an arbitrary class
+        raise CheckpointError(f"checkpoint {path}/{WEIGHTS} is corrupt: non-finite values in {', '.join(bad[:5])}")
     model = ViTUNet(spec)
     try:
         model.load_state_dict(state)

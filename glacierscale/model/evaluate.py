@@ -15,14 +15,10 @@ from typing import Any
 import numpy as np
 
 from glacierscale.errors import InputError
+from glacierscale.model.bands import GROUPS
 from glacierscale.model.checkpoint import NODATA_CLASS, Checkpoint, load_checkpoint
 
-GROUPS = {
-    "optical": ("B02", "B03", "B04", "B08", "B11", "B12"),
-    "sar": ("VV", "VH", "COH"),
-    "thermal": ("LST",),
-    "dem": ("ELEV", "SLOPE", "ASPECT"),
-}
+__all__ = ["ABLATIONS", "GROUPS", "IoUCounter", "calibrate", "evaluate", "scene_sets"]
 ABLATIONS = {
     "optical": ("optical",),
     "optical+dem": ("optical", "dem"),
@@ -76,7 +72,7 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     """Return {"iou": {...}, "ece": {"before", "after"}, "temperature", "pixels", ["ablation": {...}]}."""
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
-    from glacierscale.infer.patches import classify, predict_probabilities, select_bands
+    from glacierscale.infer.patches import classify, predict_probabilities, select_bands, valid_pixels
     from glacierscale.model.calibrate import expected_calibration_error, softmax
     from glacierscale.model.data import scene_samples
 
@@ -88,8 +84,8 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     for folder in scene_sets(Path(scenes)):
         years = json.loads((folder / "simulation.json").read_text())["years"]
         for s in scene_samples(folder, years, resolution, tile_size):
-            valid = np.isfinite(s.data[: len(GROUPS["optical"])]).all(axis=0)
             data = select_bands(ckpt, s.data, names)
+            valid = valid_pixels(ckpt, data)
             logits = predict_probabilities(ckpt, data, logits_out=True)
             counter.add(classify(logits, valid), s.labels)
             ok = valid & (s.labels != NODATA_CLASS)
@@ -118,7 +114,7 @@ def calibrate(checkpoint: str | Path, scenes: list[Path], *, tile_size: int = 38
     """Fit the temperature on held-out scene sets and store it (with ECE before/after) in the checkpoint."""
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
-    from glacierscale.infer.patches import predict_probabilities, select_bands
+    from glacierscale.infer.patches import predict_probabilities, select_bands, valid_pixels
     from glacierscale.model.calibrate import expected_calibration_error, fit_temperature, softmax
     from glacierscale.model.checkpoint import CONFIG
     from glacierscale.model.data import scene_samples
@@ -129,8 +125,9 @@ def calibrate(checkpoint: str | Path, scenes: list[Path], *, tile_size: int = 38
     for folder in scenes:
         years = json.loads((folder / "simulation.json").read_text())["years"]
         for s in scene_samples(folder, years, resolution, tile_size):
-            ok = np.isfinite(s.data[:6]).all(axis=0) & (s.labels != NODATA_CLASS)
-            logits = predict_probabilities(ckpt, select_bands(ckpt, s.data, names), logits_out=True)
+            data = select_bands(ckpt, s.data, names)
+            ok = valid_pixels(ckpt, data) & (s.labels != NODATA_CLASS)
+            logits = predict_probabilities(ckpt, data, logits_out=True)
             logits_all.append(logits[:, ok].T)
             labels_all.append(s.labels[ok].astype(np.int64))
     logits, labels = np.concatenate(logits_all), np.concatenate(labels_all)

@@ -106,7 +106,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     """Train, validate, write the checkpoint; return a summary (losses, validation IoU, timing)."""
     import torch
 
-    from glacierscale.infer.patches import classify, predict_probabilities
+    from glacierscale.infer.patches import predict_classes
     from glacierscale.model.checkpoint import load_checkpoint
     from glacierscale.model.vitunet import ModelSpec, ViTUNet
 
@@ -124,7 +124,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     bands = [str(b) for b in _bands_of(cfg, workdir)]
     mean, std = band_statistics(train_set)
     optical_idx = [bands.index(b) for b in OPTICAL if b in bands]
-    from glacierscale.model.evaluate import GROUPS
+    from glacierscale.model.bands import GROUPS
 
     dropout = {tuple(bands.index(b) for b in GROUPS[g] if b in bands): p for g, p in cfg.sensor_dropout.items()}
     model = ViTUNet(ModelSpec(in_channels=len(bands)))
@@ -162,8 +162,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     ckpt = load_checkpoint(out)
     scores = []
     for s in val_set:
-        probs = predict_probabilities(ckpt, s.data, patch=cfg.patch_size, overlap=32)
-        scores.append(iou_scores(classify(probs, np.isfinite(s.data).all(axis=0)), s.labels))
+        classes, _ = predict_classes(ckpt, s.data, patch=cfg.patch_size, overlap=32)
+        scores.append(iou_scores(classes, s.labels))
     summary["validation_iou"] = {k: float(np.nanmean([sc[k] for sc in scores])) for k in ("glacier", "clean", "debris")}
     save_checkpoint(out, model, bands, mean, std, {**cfg.model_dump(), **summary}, data_hash(samples))
     np.savetxt(out / "loss.csv", np.asarray(losses), fmt="%.5f", header="loss per step", comments="")

@@ -1,13 +1,20 @@
-"""ViT-U-Net in plain torch: convolutional stem, transformer encoder over patch tokens, U-Net decoder.
+"""ViT-U-Net in plain torch: per-sensor fusion stems, transformer encoder over patch tokens, U-Net decoder.
 
-The stem keeps full-resolution detail for the skip connections; the transformer sees the whole patch at
-1/8 resolution so context (a tongue continuing a valley glacier, a snow field far from any ice) informs
-every pixel; the decoder restores resolution with the skips. timm is not used (it cannot import here).
+Each sensor group (optical, SAR + coherence, thermal, DEM-derived) has its own small convolutional stem;
+their features are fused at full resolution, where a group that is missing (NaN input: no scene in the
+window, a swath edge, modality dropout) contributes zeros and a 0 in its presence channel, so one network
+runs with any optional group absent. The fused stem keeps full-resolution detail for the skip connections;
+the transformer sees the whole patch at 1/8 resolution so context (a tongue continuing a valley glacier, a
+snow field far from any ice) informs every pixel; the decoder restores resolution with the skips.
+Without groups (``ModelSpec(in_channels=N)``) one shared stem reads all bands (NaN as 0).
+timm is not used (it cannot import here).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,10 +33,35 @@ class ModelSpec:
     heads: int = 4
     mlp_ratio: float = 2.0
     token_grid: int = 16  # learned position embeddings for a 128-px patch; interpolated for others
+    # per-sensor-group fusion stems: (group name, input channel indices); () = one shared stem over all bands
+    groups: tuple[tuple[str, tuple[int, ...]], ...] = field(default=())
+    stem_width: int = 12  # output channels of each group's stem
+
+    def __post_init__(self) -> None:
+        used = [i for _, idx in self.groups for i in idx]
+        if any(not 0 <= i < self.in_channels for i in used) or len(set(used)) != len(used):
+            raise ValueError(f"groups {self.groups} must use distinct channels of 0..{self.in_channels - 1}")
+
+    @classmethod
+    def for_bands(cls, bands: Sequence[str], **kwargs: Any) -> ModelSpec:
+        """Return a spec with one fusion stem per sensor group present in ``bands`` (see model/bands.py)."""
+        from glacierscale.model.bands import bands_by_group
+
+        groups = tuple((g, tuple(bands.index(b) for b in members)) for g, members in bands_by_group(list(bands)).items())
+        return cls(in_channels=len(bands), groups=groups, **kwargs)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelSpec:
+        """Return the spec stored by ``to_dict`` (a checkpoint's ``architecture``)."""
+        d = {k: v for k, v in d.items() if k != "name"}
+        d["widths"] = tuple(d["widths"])
+        d["groups"] = tuple((str(g), tuple(int(i) for i in idx)) for g, idx in dict(d.get("groups", {})).items())
+        return cls(**d)
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
         d["widths"] = list(self.widths)
+        d["groups"] = {g: list(idx) for g, idx in self.groups}
         return d
 
 
@@ -73,14 +105,41 @@ class Up(nn.Module):
         return self.block(torch.cat([x, skip], dim=1))
 
 
+class FusionStem(nn.Module):
+    """One conv stem per sensor group, masked by the group's per-pixel presence, fused by a 1×1 conv."""
+
+    def __init__(self, groups: tuple[tuple[str, tuple[int, ...]], ...], width: int, out: int) -> None:
+        super().__init__()
+        self.index = [list(idx) for _, idx in groups]
+        self.stems = nn.ModuleList(conv_block(len(idx), width) for idx in self.index)
+        self.fuse = nn.Sequential(nn.Conv2d(len(groups) * (width + 1), out, 1, bias=False), nn.BatchNorm2d(out),
+                                  nn.GELU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats, present = [], []
+        for idx, stem in zip(self.index, self.stems, strict=True):
+            xg = x[:, idx]
+            ok = torch.isfinite(xg).all(dim=1, keepdim=True)  # the group is present at this pixel
+            m = ok.to(x.dtype)
+            feats.append(stem(torch.where(ok, xg, 0.0)) * m)
+            present.append(m)
+        return self.fuse(torch.cat(feats + present, dim=1))
+
+
 class ViTUNet(nn.Module):
-    """Per-pixel classifier: (B, C, H, W) → logits (B, n_classes, H, W); H and W multiples of 8."""
+    """Per-pixel classifier: (B, C, H, W) → logits (B, n_classes, H, W); H and W multiples of 8.
+
+    With sensor groups, NaN input marks a missing value (the model masks it); without, NaN reads as 0.
+    """
+
+    accepts_missing = True  # inference passes NaN through (Checkpoint.normalise(keep_nan=True))
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         self.spec = spec
         w1, w2, w3 = spec.widths
-        self.enc1 = conv_block(spec.in_channels, w1)
+        self.enc1: nn.Module = (FusionStem(spec.groups, spec.stem_width, w1) if spec.groups
+                                else conv_block(spec.in_channels, w1))
         self.enc2 = conv_block(w1, w2, stride=2)
         self.enc3 = conv_block(w2, w3, stride=2)
         self.embed = nn.Conv2d(w3, spec.embed_dim, 2, stride=2)
@@ -95,7 +154,7 @@ class ViTUNet(nn.Module):
         self.head = nn.Conv2d(w1, spec.n_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s1 = self.enc1(x)
+        s1 = self.enc1(x if self.spec.groups else torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))
         s2 = self.enc2(s1)
         s3 = self.enc3(s2)
         t = self.embed(s3)

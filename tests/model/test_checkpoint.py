@@ -197,3 +197,21 @@ def test_select_bands_names_the_band_the_cube_lacks(saved: tuple[Path, ViTUNet, 
     with pytest.raises(CheckpointError, match=re.escape("(missing ['TIR'])")) as info:
         select_bands(ckpt, cube, cube_bands)
     assert str(path) in str(info.value)
+
+
+def test_non_finite_weights_are_corrupt(tmp_path: Path) -> None:
+    model = tiny_model()
+    with torch.no_grad():
+        model.head.bias[1] = float("nan")
+    path = tmp_path / "nan"
+    save_checkpoint(path, model, ["B03", "B11", "VV", "ELEV"], np.zeros(4, np.float32), np.ones(4, np.float32), {}, "x")
+    with pytest.raises(CheckpointError, match=re.escape(f"{path}/model.safetensors is corrupt: non-finite values in "
+                                                        "head.bias")):
+        load_checkpoint(path)
+
+
+def test_config_that_is_not_json_names_the_file(saved: tuple[Path, ViTUNet, str]) -> None:
+    path = saved[0]
+    (path / "config.json").write_text("{ not json")
+    with pytest.raises(CheckpointError, match=re.escape(f"{path}/config.json is malformed")):
+        load_checkpoint(path)
