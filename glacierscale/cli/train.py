@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="training config YAML")
     p.add_argument("--steps", type=int, help="override the number of optimisation steps")
     p.add_argument("--out", help="override the checkpoint directory")
+    p.add_argument("--workers", type=int, help="Ray Train workers (override the config's workers; 1 = this process)")
     p.add_argument("--calibrate-only", action="store_true",
                    help="only fit the calibration temperature of the existing checkpoint on the validation regions")
     p.set_defaults(func=run)
@@ -24,17 +25,16 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_train_config(args.config)
     if args.calibrate_only:
-        from pathlib import Path
-
         from glacierscale.model.evaluate import calibrate
+        from glacierscale.model.train import load_samples
 
         out = args.out or cfg.out
-        result = calibrate(out, [Path(cfg.workdir) / name for name in cfg.validation], tile_size=cfg.tile_size,
-                           resolution=cfg.resolution)
+        held_out = [r for r in cfg.regions if r.name in cfg.validation]
+        result = calibrate(out, [], samples=load_samples(cfg, held_out))
         print(json.dumps(result, indent=1))
         print(f"calibration written to {out}/config.json")
         return 0
-    updates = {k: v for k, v in (("steps", args.steps), ("out", args.out)) if v is not None}
+    updates = {k: v for k, v in (("steps", args.steps), ("out", args.out), ("workers", args.workers)) if v is not None}
     summary = train(cfg.model_copy(update=updates))
     print(json.dumps(summary, indent=1))
     print(f"checkpoint written to {updates.get('out', cfg.out)}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+import shutil
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +40,41 @@ def truth_on_grid(truth_tif: Path, epsg: int, transform: object, shape: tuple[in
     return out
 
 
-def region_samples(spec: RegionSpec, workdir: Path, years: list[int], resolution: float, tile_size: int) -> list[Sample]:
-    """Simulate a region (unless already simulated) and return its cube + labels per year."""
+def region_samples(spec: RegionSpec, workdir: Path, years: list[int], resolution: float, tile_size: int,
+                   sensors: tuple[str, ...] = ("s2", "s1", "dem")) -> list[Sample]:
+    """Simulate a region (unless ``workdir`` holds it already) and return its cube + labels per year.
+
+    The scenes and the cubes built from them are cached in ``workdir/<name>``; a changed spec or sensor
+    list simulates again, a changed band list or grid cubes again.
+    """
     scenes = workdir / spec.name
-    if not (scenes / "simulation.json").is_file():
-        simulate(spec, scenes, progress=False)
-    return scene_samples(scenes, years, resolution, tile_size, name=spec.name)
+    wanted = json.loads(json.dumps({**asdict(spec), "sensors": list(sensors)}))
+    meta = scenes / "simulation.json"
+    if meta.is_file():
+        stored = json.loads(meta.read_text())
+        if any(stored.get(k) != v for k, v in wanted.items() if k != "years") or stored.get("years") != list(years):
+            shutil.rmtree(scenes)  # simulated from another spec: start again
+    if not meta.is_file():
+        simulate(spec, scenes, sensors=sensors, progress=False)
+    return cached_samples(scenes, years, resolution, tile_size, name=spec.name)
+
+
+def cached_samples(scenes: Path, years: list[int], resolution: float, tile_size: int, *, name: str) -> list[Sample]:
+    """Return ``scene_samples`` of a scene set, from ``cubes-*.npz`` beside it when that is up to date."""
+    from glacierscale.cube.assemble import cube_bands
+
+    bands = cube_bands(load_provider("local"))
+    key = hashlib.sha256(json.dumps([(scenes / "simulation.json").read_text(), bands, years, resolution,
+                                     tile_size]).encode()).hexdigest()[:16]
+    cache = scenes / f"cubes-{resolution:g}m-{tile_size}px.npz"
+    if cache.is_file():
+        with np.load(cache) as z:
+            if str(z["key"]) == key:
+                return [Sample(name, int(y), d, lab) for y, d, lab in zip(z["years"], z["data"], z["labels"], strict=True)]
+    samples = scene_samples(scenes, years, resolution, tile_size, name=name)
+    np.savez(cache, key=key, years=np.array([s.year for s in samples]), data=np.stack([s.data for s in samples]),
+             labels=np.stack([s.labels for s in samples]))
+    return samples
 
 
 def scene_samples(scenes: Path, years: list[int], resolution: float, tile_size: int, *, name: str | None = None,
@@ -80,7 +111,10 @@ def data_hash(samples: list[Sample]) -> str:
 
 def band_statistics(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
     """Return per-band mean and standard deviation over valid pixels of all samples."""
-    stacked = np.concatenate([s.data.reshape(s.data.shape[0], -1) for s in samples], axis=1)
-    mean = np.nanmean(stacked, axis=1)
-    std = np.nanstd(stacked, axis=1)
+    n_bands = samples[0].data.shape[0]
+    mean, std = np.zeros(n_bands), np.ones(n_bands)
+    for b in range(n_bands):  # band by band: a band no training sample has (a sensor never seen) keeps 0 / 1
+        values = np.concatenate([s.data[b][np.isfinite(s.data[b])] for s in samples])
+        if values.size:
+            mean[b], std[b] = values.mean(dtype=np.float64), values.std(dtype=np.float64)
     return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)

@@ -110,8 +110,9 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     return out
 
 
-def calibrate(checkpoint: str | Path, scenes: list[Path], *, tile_size: int = 384, resolution: float = 20.0) -> dict[str, Any]:
-    """Fit the temperature on held-out scene sets and store it (with ECE before/after) in the checkpoint."""
+def calibrate(checkpoint: str | Path, scenes: list[Path], *, tile_size: int = 384, resolution: float = 20.0,
+              samples: list[Any] | None = None) -> dict[str, Any]:
+    """Fit the temperature on held-out scene sets (or ready ``samples``) and store it, with ECE before/after."""
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
     from glacierscale.infer.patches import predict_probabilities, select_bands, valid_pixels
@@ -121,21 +122,24 @@ def calibrate(checkpoint: str | Path, scenes: list[Path], *, tile_size: int = 38
 
     ckpt = load_checkpoint(checkpoint)
     names = cube_bands(load_provider("local"))
+    if samples is None:
+        samples = []
+        for folder in scenes:
+            years = json.loads((folder / "simulation.json").read_text())["years"]
+            samples += scene_samples(folder, years, resolution, tile_size)
     logits_all, labels_all = [], []
-    for folder in scenes:
-        years = json.loads((folder / "simulation.json").read_text())["years"]
-        for s in scene_samples(folder, years, resolution, tile_size):
-            data = select_bands(ckpt, s.data, names)
-            ok = valid_pixels(ckpt, data) & (s.labels != NODATA_CLASS)
-            logits = predict_probabilities(ckpt, data, logits_out=True)
-            logits_all.append(logits[:, ok].T)
-            labels_all.append(s.labels[ok].astype(np.int64))
+    for s in samples:
+        data = select_bands(ckpt, s.data, names)
+        ok = valid_pixels(ckpt, data) & (s.labels != NODATA_CLASS)
+        logits = predict_probabilities(ckpt, data, logits_out=True)
+        logits_all.append(logits[:, ok].T)
+        labels_all.append(s.labels[ok].astype(np.int64))
     logits, labels = np.concatenate(logits_all), np.concatenate(labels_all)
     t = fit_temperature(logits, labels)
     truth = labels > 0
     result = {"temperature": t, "ece_before": expected_calibration_error(1 - softmax(logits, 1.0, axis=1)[:, 0], truth),
               "ece_after": expected_calibration_error(1 - softmax(logits, t, axis=1)[:, 0], truth),
-              "pixels": len(labels), "scenes": [str(Path(f).name) for f in scenes]}
+              "pixels": len(labels), "scenes": sorted({str(s.region) for s in samples})}
     config = json.loads((ckpt.path / CONFIG).read_text())
     config["calibration"] = result
     (ckpt.path / CONFIG).write_text(json.dumps(config, indent=1))

@@ -1,9 +1,11 @@
 """``glacierscale train``: fit the ViT-U-Net on simulated regions; validate on held-out regions.
 
 Labels come from the simulator's truth (inventory outlines plus debris zones) resampled onto cubes built by
-the same catalog and cube code the pipeline uses. Patches are sampled class-balanced (glacier and debris
-centres are over-drawn), augmented with flips, rotations and optical brightness, and fitted with
-cross-entropy + Dice. Validation is by region, never by random pixels.
+the same catalog and cube code the pipeline uses. Regions are procedural or built over real DEMs and
+outlines (full physics, any sensors). Patches are sampled class-balanced, augmented (flips, rotations,
+optical brightness, whole-group sensor dropout) and fitted with cross-entropy + Dice by the step code of
+:mod:`glacierscale.model.steps` — in this process, or on Ray Train workers (``workers: N``). Validation is
+by region, never by random pixels.
 """
 
 from __future__ import annotations
@@ -14,23 +16,29 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from rich.progress import Progress
 
 from glacierscale.config import build_model, load_yaml
-from glacierscale.model.checkpoint import NODATA_CLASS, save_checkpoint
+from glacierscale.model.checkpoint import save_checkpoint
 from glacierscale.model.data import Sample, band_statistics, data_hash, region_samples
 from glacierscale.simulate import RegionSpec
 
-OPTICAL = ("B02", "B03", "B04", "B08", "B11", "B12")
+SENSORS = ("s2", "s1", "landsat", "dem")
 
 
 class RegionEntry(BaseModel):
+    """One simulated training or validation region: procedural, or a window over a real DEM and outlines."""
+
     model_config = ConfigDict(extra="forbid")
     name: str
     seed: int
     center_lon: float = 10.78
     center_lat: float = 46.80
     ela_m: float = 3000.0
+    physics: str = Field("classic", pattern="^(classic|full)$")
+    dem: str | None = None  # real DEM (relative paths are relative to the config file)
+    outlines: list[str] = []  # real outlines, "FILE" or "YEAR=FILE"
+    sensors: list[str] = ["s2", "s1", "dem"]
+    debris_share: float = 0.3
 
 
 class TrainConfig(BaseModel):
@@ -50,147 +58,174 @@ class TrainConfig(BaseModel):
     lr: float = 2e-3
     seed: int = 0
     threads: int = 2
+    workers: int = Field(1, ge=1, description="Ray Train workers (1: train in this process)")
+    stem_width: int = 12
     # modality dropout: per patch, the chance that a whole sensor group is missing (as when a sensor had no
     # scene in the window), so one checkpoint runs without SAR (before 2014, the S1B gap) or thermal
     sensor_dropout: dict[str, float] = {"sar": 0.3, "thermal": 0.3, "dem": 0.1}
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
+    """Load a training config; ``out``, ``workdir`` and real input paths are relative to its folder."""
     cfg = build_model(TrainConfig, load_yaml(path), str(path))
     base = Path(path).resolve().parent
-    updates = {k: str((base / getattr(cfg, k)).resolve()) for k in ("out", "workdir") if not Path(getattr(cfg, k)).is_absolute()}
+    updates: dict[str, Any] = {k: str((base / getattr(cfg, k)).resolve()) for k in ("out", "workdir")
+                               if not Path(getattr(cfg, k)).is_absolute()}
+
+    def resolve(p: str) -> str:
+        year, sep, file = p.rpartition("=") if "=" in p else ("", "", p)
+        return f"{year}{sep}{(base / file).resolve()}"
+
+    updates["regions"] = [r.model_copy(update={"dem": resolve(r.dem) if r.dem else None,
+                                               "outlines": [resolve(o) for o in r.outlines]}) for r in cfg.regions]
+    unknown = sorted(set(cfg.validation) - {r.name for r in cfg.regions})
+    bad = sorted({s for r in cfg.regions for s in r.sensors} - set(SENSORS))
+    if unknown or bad:
+        from glacierscale.errors import ConfigError
+
+        raise ConfigError(f"{path}: " + "; ".join(
+            ([f"validation names unknown regions {unknown}"] if unknown else [])
+            + ([f"regions.sensors: unknown {bad} (choose from {', '.join(SENSORS)})"] if bad else [])))
     return cfg.model_copy(update=updates)
 
 
-def _sample_patch(s: Sample, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    h, w = s.labels.shape
-    u = rng.random()
-    target = 2 if u < 0.25 else (1 if u < 0.55 else None)  # class-balanced centres
-    cand = np.argwhere(s.labels == target) if target is not None else np.empty((0, 2))
-    if len(cand):
-        cy, cx = cand[rng.integers(len(cand))]
-        r = int(np.clip(cy - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, h - size))
-        c = int(np.clip(cx - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, w - size))
-    else:
-        r, c = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-    return s.data[:, r:r + size, c:c + size], s.labels[r:r + size, c:c + size]
+def region_spec(r: RegionEntry, cfg: TrainConfig) -> RegionSpec:
+    """Return the simulator spec of a configured region (snapped to the training tile grid)."""
+    span = cfg.tile_size * cfg.resolution
+    real = {"dem": r.dem, "outlines": tuple(r.outlines), "window_m": span} if (r.dem or r.outlines) else {}
+    return RegionSpec(center_lon=r.center_lon, center_lat=r.center_lat, ela_m=r.ela_m, seed=r.seed, name=r.name,
+                      years=tuple(cfg.years), grid_m=span, size_px=round(span / 10.0), physics=r.physics,
+                      debris_share=r.debris_share, **real)  # type: ignore[arg-type]
 
 
-def _augment(x: np.ndarray, y: np.ndarray, optical_idx: list[int], rng: np.random.Generator,
-             dropout: dict[tuple[int, ...], float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    k = int(rng.integers(4))
-    x, y = np.rot90(x, k, axes=(1, 2)), np.rot90(y, k)
-    if rng.random() < 0.5:
-        x, y = x[:, :, ::-1], y[:, ::-1]
-    x = x.copy()
-    x[optical_idx] *= rng.uniform(0.85, 1.15)  # illumination / calibration spread
-    for idx, p in (dropout or {}).items():
-        if idx and rng.random() < p:
-            x[list(idx)] = np.nan  # the group is missing: normalisation turns it into 0, as at inference
-    return x, y.copy()
+def load_samples(cfg: TrainConfig, regions: list[RegionEntry] | None = None, progress: bool = True) -> list[Sample]:
+    """Return the cubes + labels of the configured regions (simulated and cubed once, then cached)."""
+    from rich.progress import Progress
 
-
-def iou_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Return IoU of glacier (clean ∪ debris), clean and debris, ignoring nodata truth."""
-    ok = truth != NODATA_CLASS
-    p, t = pred[ok], truth[ok]
-
-    def iou(a: np.ndarray, b: np.ndarray) -> float:
-        union = np.logical_or(a, b).sum()
-        return float(np.logical_and(a, b).sum() / union) if union else float("nan")
-
-    return {"glacier": iou(p > 0, t > 0), "clean": iou(p == 1, t == 1), "debris": iou(p == 2, t == 2)}
+    regions = cfg.regions if regions is None else regions
+    samples: list[Sample] = []
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("simulate + cube regions", total=len(regions))
+        for r in regions:
+            samples += region_samples(region_spec(r, cfg), Path(cfg.workdir), cfg.years, cfg.resolution, cfg.tile_size,
+                                      sensors=tuple(r.sensors))
+            bar.advance(task)
+    return samples
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
-    """Train, validate, write the checkpoint; return a summary (losses, validation IoU, timing)."""
+    """Train, validate, calibrate, write the checkpoint; return a summary (losses, validation IoU, timing)."""
     import torch
 
-    from glacierscale.infer.patches import predict_classes
-    from glacierscale.model.checkpoint import load_checkpoint
-    from glacierscale.model.vitunet import ModelSpec, ViTUNet
+    from glacierscale.catalog.provider import load_provider
+    from glacierscale.cube.assemble import cube_bands
+    from glacierscale.model.bands import GROUPS
+    from glacierscale.model.steps import StepSettings
+    from glacierscale.model.vitunet import ModelSpec
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    rng = np.random.default_rng(cfg.seed)
-    workdir = Path(cfg.workdir)
-    samples: list[Sample] = []
-    for r in cfg.regions:
-        spec = RegionSpec(center_lon=r.center_lon, center_lat=r.center_lat, ela_m=r.ela_m, seed=r.seed,
-                          name=r.name, years=tuple(cfg.years), grid_m=cfg.tile_size * cfg.resolution)
-        samples += region_samples(spec, workdir, cfg.years, cfg.resolution, cfg.tile_size)
+    t0 = time.perf_counter()
+    samples = load_samples(cfg, progress=progress)
+    data_s = time.perf_counter() - t0
     train_set = [s for s in samples if s.region not in cfg.validation]
     val_set = [s for s in samples if s.region in cfg.validation]
-    bands = [str(b) for b in _bands_of(cfg, workdir)]
+    bands = cube_bands(load_provider("local"))
     mean, std = band_statistics(train_set)
-    optical_idx = [bands.index(b) for b in OPTICAL if b in bands]
-    from glacierscale.model.bands import GROUPS
-
-    dropout = {tuple(bands.index(b) for b in GROUPS[g] if b in bands): p for g, p in cfg.sensor_dropout.items()}
-    model = ViTUNet(ModelSpec(in_channels=len(bands)))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
-    class_w = torch.tensor([1.0, 1.0, 2.0])
-    losses: list[float] = []
+    spec = ModelSpec.for_bands(bands, stem_width=cfg.stem_width)
+    settings = StepSettings(steps=cfg.steps, batch_size=cfg.batch_size, patch_size=cfg.patch_size, lr=cfg.lr,
+                            seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout))
     t0 = time.perf_counter()
-    model.train()
-    with Progress(disable=not progress) as bar:
-        task = bar.add_task("train", total=cfg.steps)
-        for _step in range(cfg.steps):
-            xs, ys = [], []
-            for _ in range(cfg.batch_size):
-                s = train_set[int(rng.integers(len(train_set)))]
-                x, y = _augment(*_sample_patch(s, cfg.patch_size, rng), optical_idx, rng, dropout)
-                xs.append(np.nan_to_num((x - mean[:, None, None]) / std[:, None, None]))
-                ys.append(y)
-            xb = torch.from_numpy(np.stack(xs).astype(np.float32))
-            yb = torch.from_numpy(np.stack(ys).astype(np.int64))
-            logits = model(xb)
-            loss = torch.nn.functional.cross_entropy(logits, yb, weight=class_w, ignore_index=NODATA_CLASS)
-            loss = loss + _dice_loss(logits, yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-            bar.update(task, advance=1, description=f"train loss {np.mean(losses[-20:]):.3f}")
+    if cfg.workers > 1:
+        model, losses = _fit_on_ray(cfg, spec, train_set, bands, mean, std, settings)
+    else:
+        model, losses = _fit_here(spec, train_set, bands, mean, std, settings, progress)
     train_s = time.perf_counter() - t0
     out = Path(cfg.out)
-    summary: dict[str, Any] = {"steps": cfg.steps, "train_seconds": round(train_s, 1),
-                               "loss_first20": float(np.mean(losses[:20])), "loss_last20": float(np.mean(losses[-20:]))}
-    save_checkpoint(out, model, bands, mean, std, {**cfg.model_dump(), **summary}, data_hash(samples))
-    ckpt = load_checkpoint(out)
-    scores = []
-    for s in val_set:
-        classes, _ = predict_classes(ckpt, s.data, patch=cfg.patch_size, overlap=32)
-        scores.append(iou_scores(classes, s.labels))
-    summary["validation_iou"] = {k: float(np.nanmean([sc[k] for sc in scores])) for k in ("glacier", "clean", "debris")}
-    save_checkpoint(out, model, bands, mean, std, {**cfg.model_dump(), **summary}, data_hash(samples))
+    optional = sorted(g for g, p in cfg.sensor_dropout.items() if p > 0 and g in GROUPS)
+    summary: dict[str, Any] = {"steps": cfg.steps, "workers": cfg.workers, "train_seconds": round(train_s, 1),
+                               "data_seconds": round(data_s, 1), "loss_first20": float(np.mean(losses[:20])),
+                               "loss_last20": float(np.mean(losses[-20:])),
+                               "regions": {"train": sorted({s.region for s in train_set}),
+                                           "validation": sorted({s.region for s in val_set})}}
+    if val_set:
+        summary["validation_iou"] = validate(model, out, bands, mean, std, val_set, cfg, optional)
+    save_checkpoint(out, model, bands, mean, std, {**cfg.model_dump(), **summary}, data_hash(samples),
+                    optional_groups=optional)
     np.savetxt(out / "loss.csv", np.asarray(losses), fmt="%.5f", header="loss per step", comments="")
-    from glacierscale.model.evaluate import calibrate
+    if val_set:
+        from glacierscale.model.evaluate import calibrate
 
-    summary["calibration"] = calibrate(out, [workdir / name for name in cfg.validation], tile_size=cfg.tile_size,
-                                       resolution=cfg.resolution)
+        summary["calibration"] = calibrate(out, [], samples=val_set)
     from glacierscale.plots import training_curve
 
     training_curve(np.asarray(losses), out / "training-curve.png")
     return summary
 
 
-def _bands_of(cfg: TrainConfig, workdir: Path) -> list[str]:
-    from glacierscale.catalog.provider import load_provider
-    from glacierscale.cube.assemble import cube_bands
+def _fit_here(spec: Any, train_set: list[Sample], bands: list[str], mean: np.ndarray, std: np.ndarray,
+              settings: Any, progress: bool) -> tuple[Any, list[float]]:
+    from rich.progress import Progress
 
-    return cube_bands(load_provider("local"))
+    from glacierscale.model.steps import PatchBatches, fit_steps
+    from glacierscale.model.vitunet import ViTUNet
+
+    model = ViTUNet(spec)
+    batches = PatchBatches(train_set, bands, mean, std, settings, np.random.default_rng(settings.seed))
+    recent: list[float] = []
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task("train", total=settings.steps)
+
+        def on_step(step: int, loss: float) -> None:
+            recent.append(loss)
+            bar.update(task, advance=1, description=f"train loss {np.mean(recent[-20:]):.3f}")
+
+        losses = fit_steps(model, batches, settings, on_step)
+    return model, losses
 
 
-def _dice_loss(logits: Any, target: Any) -> Any:
-    import torch
+def _fit_on_ray(cfg: TrainConfig, spec: Any, train_set: list[Sample], bands: list[str], mean: np.ndarray,
+                std: np.ndarray, settings: Any) -> tuple[Any, list[float]]:
+    import logging
+    import os
 
-    probs = torch.softmax(logits, dim=1)
-    valid = (target != NODATA_CLASS).unsqueeze(1)
-    onehot = torch.nn.functional.one_hot(target.clamp(max=probs.shape[1] - 1), probs.shape[1]).permute(0, 3, 1, 2)
-    probs, onehot = probs * valid, onehot * valid
-    inter = (probs * onehot).sum(dim=(0, 2, 3))
-    denom = probs.sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3))
-    return 1 - ((2 * inter + 1) / (denom + 1)).mean()
+    import ray
+
+    from glacierscale.model.distributed import fit_distributed
+    from glacierscale.model.vitunet import ViTUNet
+
+    started = not ray.is_initialized()
+    if started:
+        address = os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(cfg.workers, os.cpu_count() or 1), include_dashboard=False,
+                     logging_level=logging.ERROR)
+    try:
+        state, losses = fit_distributed(spec, train_set, bands, mean, std, settings, workers=cfg.workers,
+                                        threads=max(1, cfg.threads // cfg.workers),
+                                        storage=Path(cfg.workdir) / "ray-train")
+    finally:
+        if started:
+            ray.shutdown()
+    model = ViTUNet(spec)
+    model.load_state_dict(state)
+    return model.eval(), losses
+
+
+def validate(model: Any, out: Path, bands: list[str], mean: np.ndarray, std: np.ndarray, val_set: list[Sample],
+             cfg: TrainConfig, optional: list[str]) -> dict[str, Any]:
+    """Return IoU on the held-out regions: pooled over them and per region."""
+    from glacierscale.infer.patches import predict_classes
+    from glacierscale.model.checkpoint import load_checkpoint
+    from glacierscale.model.evaluate import IoUCounter
+
+    save_checkpoint(out, model, bands, mean, std, {}, "", optional_groups=optional)
+    ckpt = load_checkpoint(out)
+    pooled, per_region = IoUCounter(), dict[str, IoUCounter]()
+    for s in val_set:
+        classes, _ = predict_classes(ckpt, s.data, patch=cfg.patch_size, overlap=32)
+        pooled.add(classes, s.labels)
+        per_region.setdefault(s.region, IoUCounter()).add(classes, s.labels)
+    return {**pooled.result(), "by_region": {k: c.result() for k, c in per_region.items()}}

@@ -1,0 +1,139 @@
+"""The training step, shared by the single-process loop and every Ray Train worker.
+
+``PatchBatches`` draws class-balanced, augmented patches from region-year samples (missing sensor groups
+stay NaN: the fusion stems mask them, exactly as at inference); ``fit_steps`` runs the optimisation steps
+on whatever module it is given (a plain ViTUNet or its DistributedDataParallel wrapper).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from glacierscale.model.bands import GROUPS
+from glacierscale.model.checkpoint import NODATA_CLASS
+from glacierscale.model.data import Sample
+
+DEBRIS_WEIGHT = 2.0  # cross-entropy weight of debris-covered ice (the rarest, hardest class)
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """What one optimisation run needs besides the model and the data."""
+
+    steps: int
+    batch_size: int  # per process
+    patch_size: int
+    lr: float
+    seed: int
+    sensor_dropout: dict[str, float]
+
+
+class PatchBatches:
+    """Class-balanced patches with flips, rotations, optical brightness and whole-group sensor dropout."""
+
+    def __init__(self, samples: list[Sample], bands: list[str], mean: np.ndarray, std: np.ndarray,
+                 settings: StepSettings, rng: np.random.Generator) -> None:
+        if not samples:
+            raise ValueError("no training samples")
+        self.samples, self.settings, self.rng = samples, settings, rng
+        self.mean = np.asarray(mean, np.float32)[:, None, None]
+        self.std = np.asarray(std, np.float32)[:, None, None]
+        self.optical = [bands.index(b) for b in GROUPS["optical"] if b in bands]
+        self.dropout = [([bands.index(b) for b in GROUPS[g] if b in bands], p)
+                        for g, p in settings.sensor_dropout.items()]
+        # where the centres of class-balanced patches may fall, per sample
+        self._where = [{c: np.argwhere(s.labels == c) for c in (1, 2)} for s in samples]
+
+    def patch(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return one augmented, normalised patch (band, y, x) with NaN where a group is missing, and labels."""
+        rng, size = self.rng, self.settings.patch_size
+        k = int(rng.integers(len(self.samples)))
+        s = self.samples[k]
+        h, w = s.labels.shape
+        u = rng.random()
+        target = 2 if u < 0.25 else (1 if u < 0.55 else 0)  # 25 % debris, 30 % clean-ice centres
+        cand = self._where[k].get(target, np.empty((0, 2)))
+        if len(cand):
+            cy, cx = cand[rng.integers(len(cand))]
+            r = int(np.clip(cy - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, h - size))
+            c = int(np.clip(cx - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, w - size))
+        else:
+            r, c = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+        x, y = s.data[:, r:r + size, c:c + size], s.labels[r:r + size, c:c + size]
+        rot = int(rng.integers(4))
+        x, y = np.rot90(x, rot, axes=(1, 2)), np.rot90(y, rot)
+        if rng.random() < 0.5:
+            x, y = x[:, :, ::-1], y[:, ::-1]
+        x = x.astype(np.float32)  # a copy
+        x[self.optical] *= rng.uniform(0.85, 1.15)  # illumination / calibration spread, all optical bands alike
+        x = ((x - self.mean) / self.std).astype(np.float32, copy=False)
+        for idx, p in self.dropout:
+            if idx and rng.random() < p:
+                x[idx] = np.nan  # the group is missing, as when its sensor had no scene in the window
+        return x, y.copy()
+
+    def batch(self) -> tuple[Any, Any]:
+        """Return (x, y) torch tensors of one batch."""
+        import torch
+
+        xs, ys = zip(*(self.patch() for _ in range(self.settings.batch_size)), strict=True)
+        return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys).astype(np.int64))
+
+
+def dice_loss(logits: Any, target: Any) -> Any:
+    """Return 1 − mean soft Dice over classes (nodata pixels ignored)."""
+    import torch
+
+    probs = torch.softmax(logits, dim=1)
+    valid = (target != NODATA_CLASS).unsqueeze(1)
+    onehot = torch.nn.functional.one_hot(target.clamp(max=probs.shape[1] - 1), probs.shape[1]).permute(0, 3, 1, 2)
+    probs, onehot = probs * valid, onehot * valid
+    inter = (probs * onehot).sum(dim=(0, 2, 3))
+    denom = probs.sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3))
+    return 1 - ((2 * inter + 1) / (denom + 1)).mean()
+
+
+def segmentation_loss(logits: Any, target: Any) -> Any:
+    """Return class-weighted cross-entropy + Dice."""
+    import torch
+
+    weight = torch.tensor([1.0, 1.0, DEBRIS_WEIGHT], device=logits.device)
+    ce = torch.nn.functional.cross_entropy(logits, target, weight=weight, ignore_index=NODATA_CLASS)
+    return ce + dice_loss(logits, target)
+
+
+def fit_steps(model: Any, batches: PatchBatches, settings: StepSettings,
+              on_step: Callable[[int, float], None] | None = None) -> list[float]:
+    """Run the optimisation steps on ``model`` (AdamW, one-cycle); return the loss of every step.
+
+    Under torch.distributed (Ray Train) gradients are averaged by DDP and the returned loss of a step is
+    the mean over the workers.
+    """
+    import torch
+    import torch.distributed as dist
+
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=settings.lr, total_steps=settings.steps, pct_start=0.1)
+    distributed = dist.is_available() and dist.is_initialized()
+    losses: list[float] = []
+    model.train()
+    for step in range(settings.steps):
+        xb, yb = batches.batch()
+        loss = segmentation_loss(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        value = loss.detach()
+        if distributed:
+            dist.all_reduce(value, op=dist.ReduceOp.SUM)
+            value = value / dist.get_world_size()
+        losses.append(float(value))
+        if on_step is not None:
+            on_step(step, losses[-1])
+    model.eval()
+    return losses

@@ -1,0 +1,61 @@
+"""``glacierscale train`` in one process: config, region split, checkpoint with groups, calibration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from glacierscale.errors import ConfigError
+from glacierscale.model.train import load_train_config, region_spec, train
+
+CONFIG = """
+out: ckpt
+workdir: work
+years: [2022]
+tile_size: 128
+steps: 12
+batch_size: 4
+patch_size: 64
+threads: 1
+sensor_dropout: {sar: 0.3, thermal: 0.3, dem: 0.1}
+regions:
+  - {name: a, seed: 11}
+  - {name: b, seed: 12}
+  - {name: real, seed: 5, physics: full, dem: dem.tif, outlines: [2016=rgi.shp], sensors: [s2, dem],
+     center_lon: 10.76, center_lat: 46.8}
+validation: [b]
+"""
+
+
+def test_config_paths_and_region_specs(tmp_path: Path) -> None:
+    path = tmp_path / "cfg" / "train.yaml"
+    path.parent.mkdir()
+    path.write_text(CONFIG)
+    cfg = load_train_config(path)
+    assert cfg.out == str(tmp_path / "cfg" / "ckpt") and cfg.workers == 1
+    real = region_spec(cfg.regions[2], cfg)
+    assert real.dem == str(tmp_path / "cfg" / "dem.tif")
+    assert real.outlines == (f"2016={tmp_path / 'cfg' / 'rgi.shp'}",)
+    assert real.physics == "full" and real.window_m == 2560 and real.grid_m == 2560
+    assert region_spec(cfg.regions[0], cfg).size_px == 256 and region_spec(cfg.regions[0], cfg).dem is None
+    path.write_text(CONFIG.replace("validation: [b]", "validation: [nowhere]"))
+    with pytest.raises(ConfigError, match=r"validation names unknown regions \['nowhere'\]"):
+        load_train_config(path)
+
+
+def test_train_in_one_process_writes_a_fusion_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "train.yaml"
+    path.write_text(CONFIG.split("  - {name: real")[0] + "validation: [b]\n")
+    summary = train(load_train_config(path), progress=False)
+    assert summary["regions"] == {"train": ["a"], "validation": ["b"]}
+    assert set(summary["validation_iou"]["by_region"]) == {"b"}
+    config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
+    assert set(config["groups"]) >= {"optical", "sar", "dem"}
+    assert config["optional_groups"] == ["dem", "sar", "thermal"]
+    assert config["architecture"]["groups"]["optical"] == [0, 1, 2, 3, 4, 5]
+    assert config["calibration"]["scenes"] == ["b"] and config["calibration"]["temperature"] > 0
+    assert (tmp_path / "ckpt" / "training-curve.png").is_file()
+    cached = list((tmp_path / "work" / "a").glob("cubes-*.npz"))
+    assert len(cached) == 1  # a second run reads the cubes from the training cache
