@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from glacierscale.errors import CheckpointError, InputError
-from glacierscale.model.bands import group_of, required_indices
+from glacierscale.model.bands import required_indices
 from glacierscale.model.checkpoint import NODATA_CLASS, Checkpoint
 
 
@@ -44,7 +44,7 @@ def select_bands(ckpt: Checkpoint, cube: np.ndarray, cube_bands: list[str]) -> n
     if cube.shape[0] != len(cube_bands):
         raise InputError(f"the cube has {cube.shape[0]} bands but {len(cube_bands)} band names {cube_bands}")
     absent = [b for b in ckpt.bands if b not in cube_bands]
-    fatal = [b for b in absent if group_of(b) not in ckpt.optional_groups]
+    fatal = ckpt.absent_bands(cube_bands)
     if fatal:
         raise CheckpointError(
             f"checkpoint {ckpt.path} expects bands {ckpt.bands} but the cube has {cube_bands} (missing {fatal})")

@@ -42,6 +42,12 @@ class Checkpoint:
         """Sensor groups the model was trained to run without (modality dropout); their bands may be absent."""
         return [str(g) for g in self.config.get("optional_groups", [])]
 
+    def absent_bands(self, cube_bands: list[str]) -> list[str]:
+        """Return the bands the model needs that ``cube_bands`` lacks (bands of optional groups may be absent)."""
+        from glacierscale.model.bands import group_of
+
+        return [b for b in self.bands if b not in cube_bands and group_of(b) not in self.optional_groups]
+
     @property
     def temperature(self) -> float:
         """The calibration temperature (1.0 for an uncalibrated checkpoint)."""

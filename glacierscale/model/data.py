@@ -19,6 +19,8 @@ from glacierscale.inventory.units import plan_units, read_inventory
 from glacierscale.model.checkpoint import NODATA_CLASS
 from glacierscale.simulate import RegionSpec, simulate
 
+CACHE_VERSION = 2  # bump when scene_samples changes what it returns
+
 
 @dataclass
 class Sample:
@@ -64,8 +66,8 @@ def cached_samples(scenes: Path, years: list[int], resolution: float, tile_size:
     from glacierscale.cube.assemble import cube_bands
 
     bands = cube_bands(load_provider("local"))
-    key = hashlib.sha256(json.dumps([(scenes / "simulation.json").read_text(), bands, years, resolution,
-                                     tile_size]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([CACHE_VERSION, (scenes / "simulation.json").read_text(), bands, years,
+                                     resolution, tile_size]).encode()).hexdigest()[:16]
     cache = scenes / f"cubes-{resolution:g}m-{tile_size}px.npz"
     if cache.is_file():
         with np.load(cache) as z:
@@ -82,8 +84,14 @@ def scene_samples(scenes: Path, years: list[int], resolution: float, tile_size: 
     """Return cube + truth labels per unit and year of a scene set written by ``glacierscale simulate``."""
     from affine import Affine
 
+    from glacierscale.cube.assemble import cube_bands
+    from glacierscale.model.bands import required_indices
+
     provider = load_provider("local")
+    required = required_indices(cube_bands(provider))
     units = plan_units(read_inventory(scenes / "inventory.gpkg"), resolution, tile_size, 0.0, overlap_px=0)
+    meta = json.loads((scenes / "simulation.json").read_text())
+    units = [u for u in units if _covered(u.bounds, u.epsg, meta)]  # real outlines may reach past the window
     samples = []
     with LocalStacServer(scenes) as server:
         for unit in units:
@@ -94,9 +102,21 @@ def scene_samples(scenes: Path, years: list[int], resolution: float, tile_size: 
                 data = ds["data"].sel(year=year).values
                 labels = truth_on_grid(scenes / "truth" / f"truth_classes_{year}.tif", unit.epsg, transform,
                                        data.shape[1:])
-                labels[~np.isfinite(data).all(axis=0)] = NODATA_CLASS
+                # unmappable pixels (no optical data) are not labelled; a missing optional band (coherence in
+                # layover, a DEM void, no thermal scene) leaves the pixel to be mapped from the other groups
+                labels[~np.isfinite(data[required]).all(axis=0)] = NODATA_CLASS
                 samples.append(Sample(name or scenes.name, year, data, labels))
     return samples
+
+
+def _covered(bounds: tuple[float, float, float, float], epsg: int, meta: dict[str, object]) -> bool:
+    """Return whether the simulated region covers most of a unit (same CRS, over half its area)."""
+    if "bounds" not in meta or meta.get("epsg") != epsg:
+        return "bounds" not in meta
+    left, bottom, right, top = (float(v) for v in meta["bounds"])  # type: ignore[attr-defined]
+    w = max(0.0, min(right, bounds[2]) - max(left, bounds[0]))
+    h = max(0.0, min(top, bounds[3]) - max(bottom, bounds[1]))
+    return w * h > 0.5 * (bounds[2] - bounds[0]) * (bounds[3] - bounds[1])
 
 
 def data_hash(samples: list[Sample]) -> str:

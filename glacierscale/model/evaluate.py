@@ -69,7 +69,7 @@ def _withhold(data: np.ndarray, bands: list[str], groups: tuple[str, ...]) -> np
 
 def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, tile_size: int = 384,
              resolution: float = 20.0) -> dict[str, Any]:
-    """Return {"iou": {...}, "ece": {"before", "after"}, "temperature", "pixels", ["ablation": {...}]}."""
+    """Return {"iou", "by_region" (IoU per scene set), "ece": {"before", "after"}, "temperature", "pixels", ["ablation"]}."""
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
     from glacierscale.infer.patches import classify, predict_probabilities, select_bands, valid_pixels
@@ -79,6 +79,7 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     ckpt: Checkpoint = load_checkpoint(checkpoint)
     names = cube_bands(load_provider("local"))
     counter, probs_before, probs_after, truths = IoUCounter(), [], [], []
+    by_region: dict[str, IoUCounter] = {}
     ablations = {k: IoUCounter() for k in ABLATIONS} if ablation else {}
     n_px = 0
     for folder in scene_sets(Path(scenes)):
@@ -88,6 +89,7 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
             valid = valid_pixels(ckpt, data)
             logits = predict_probabilities(ckpt, data, logits_out=True)
             counter.add(classify(logits, valid), s.labels)
+            by_region.setdefault(folder.name, IoUCounter()).add(classify(logits, valid), s.labels)
             ok = valid & (s.labels != NODATA_CLASS)
             n_px += int(ok.sum())
             truths.append(s.labels[ok] > 0)
@@ -99,7 +101,7 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     truth = np.concatenate(truths)
     out: dict[str, Any] = {
         "checkpoint": str(ckpt.path), "model_hash": ckpt.model_hash, "pixels": n_px, "iou": counter.result(),
-        "temperature": ckpt.temperature,
+        "temperature": ckpt.temperature, "by_region": {k: c.result() for k, c in by_region.items()},
         "ece": {"before": expected_calibration_error(np.concatenate(probs_before), truth),
                 "after": expected_calibration_error(np.concatenate(probs_after), truth)},
     }

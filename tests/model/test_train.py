@@ -59,3 +59,16 @@ def test_train_in_one_process_writes_a_fusion_checkpoint(tmp_path: Path) -> None
     assert (tmp_path / "ckpt" / "training-curve.png").is_file()
     cached = list((tmp_path / "work" / "a").glob("cubes-*.npz"))
     assert len(cached) == 1  # a second run reads the cubes from the training cache
+
+
+def test_labels_are_nodata_only_where_optical_data_is_missing(scene_set: object) -> None:
+    import numpy as np
+
+    from glacierscale.model.data import scene_samples
+
+    samples = scene_samples(scene_set.root, [2021], 20.0, 128)  # type: ignore[attr-defined]
+    assert samples
+    for s in samples:
+        optical_ok = np.isfinite(s.data[:6]).all(axis=0)
+        np.testing.assert_array_equal(s.labels == 255, ~optical_ok)
+        assert (s.labels[optical_ok] <= 2).all()  # a gap in coherence or the DEM leaves the pixel labelled
