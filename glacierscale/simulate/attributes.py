@@ -80,7 +80,7 @@ def finish(region: Region, infos: list[GlacierInfo], rng: np.random.Generator) -
 
     # debris-covered ice is hummocky (mounds, ice cliffs, pond hollows): rougher than the moraine around
     factor = np.where(glacier_any & ~debris_any, 0.3, np.where(debris_any, 1.8, 1.0))
-    factor = factor * ~(lake_zone | (marine_zone & (z <= SEA_LEVEL_M)))
+    factor = factor * ~(lake_zone | (z <= SEA_LEVEL_M))  # the sea (0 m in DEMs) stays at sea level
     z = z + ls.roughness(region.shape, res, rng) * factor.astype(np.float32)
     region.terrain = Terrain(z, region.terrain.valleys, region.terrain.resolution)
     region.slope, region.aspect = slope_aspect(z, res)
