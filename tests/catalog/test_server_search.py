@@ -142,7 +142,8 @@ def test_unreachable_server_is_a_catalog_error(bbox: Any) -> None:
 
 def test_select_scenes_gives_every_sensor(stac_url: str, bbox: Any) -> None:
     sel = select_scenes(stac_url, load_provider("local"), bbox, 2022, ("07-15", "09-30"), 80.0, 4)
-    assert set(sel) == {"s2", "s1", "dem"}
+    assert set(sel) == {"s2", "s1", "landsat", "dem"}
+    assert sel["landsat"].items == []  # the small scene set has no Landsat collection: the cube marks it missing
     assert sel["s2"].collection == S2 and len(sel["s2"].items) == 2
     assert all(it.datetime.year == 2022 for it in sel["s2"].items + sel["s1"].items)
     covers = [it.properties["eo:cloud_cover"] for it in sel["s2"].items]

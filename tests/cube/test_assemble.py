@@ -20,7 +20,7 @@ from glacierscale.simulate import Region, SceneSet
 from glacierscale.simulate.physics import REFLECTANCE, Surface, cast_shadow, illumination, paint_surfaces
 
 S2_BANDS = ["B02", "B03", "B04", "B08", "B11", "B12"]
-BANDS = [*S2_BANDS, "VV", "VH", "COH", "ELEV", "SLOPE", "ASPECT"]
+BANDS = [*S2_BANDS, "VV", "VH", "COH", "LST", "ELEV", "SLOPE", "ASPECT"]
 YEARS = [2021, 2022]
 SEASON = ("07-15", "09-30")
 
@@ -79,7 +79,7 @@ def rock(region: Region, read_items: Any, unit: WorkUnit, sample_region: Any) ->
 def test_cube_layout(cube: xr.Dataset, unit: WorkUnit) -> None:
     assert list(cube["band"].values) == BANDS
     assert cube["data"].dtype == np.float32
-    assert cube["data"].shape == (2, 12, 128, 128)
+    assert cube["data"].shape == (2, 13, 128, 128)
     assert cube["data"].dims == ("year", "band", "y", "x")
     assert list(cube["year"].values) == YEARS
     assert cube.attrs["unit_id"] == unit.unit_id and cube.attrs["epsg"] == 32632
@@ -90,9 +90,12 @@ def test_cube_layout(cube: xr.Dataset, unit: WorkUnit) -> None:
     assert cube.rio.crs.to_epsg() == 32632
 
 
-def test_no_sensor_is_missing(cube: xr.Dataset) -> None:
-    assert list(cube["sensor"].values) == ["dem", "s1", "s2"]
-    assert not cube["missing"].values.any()
+def test_only_the_sensor_without_a_collection_is_missing(cube: xr.Dataset) -> None:
+    # the small scene set is simulated without Landsat: its band is all NaN, flagged missing every year
+    assert list(cube["sensor"].values) == ["dem", "landsat", "s1", "s2"]
+    assert cube["missing"].sel(sensor="landsat").values.all()
+    assert not cube["missing"].sel(sensor=["dem", "s1", "s2"]).values.any()
+    assert np.isnan(cube["data"].sel(band="LST").values).all()
 
 
 def test_scenes_and_decisions_are_recorded(cube: xr.Dataset, built: Any, read_items: Any) -> None:
@@ -186,9 +189,9 @@ def test_missing_s1_gives_nan_bands_and_a_flag(provider: Provider, unit: WorkUni
           if it["properties"]["datetime"].startswith("2021")]
     dem = [pystac.Item.from_dict(it) for it in read_items("cop-dem-glo-30")]
     comp = build_year(provider, {"s2": s2, "s1": [], "dem": dem}, unit)
-    assert comp.missing == {"s2": False, "s1": True, "dem": False}
+    assert comp.missing == {"s2": False, "s1": True, "landsat": True, "dem": False}
     assert comp.bands == BANDS == cube_bands(provider)
-    assert comp.data.shape == (12, 128, 128) and comp.data.dtype == np.float32
+    assert comp.data.shape == (13, 128, 128) and comp.data.dtype == np.float32
     for band in ("VV", "VH", "COH"):
         assert np.isnan(comp.data[BANDS.index(band)]).all()
     assert np.isfinite(comp.data[BANDS.index("B03")]).mean() > 0.3
@@ -200,7 +203,7 @@ def test_missing_s1_gives_nan_bands_and_a_flag(provider: Provider, unit: WorkUni
 def test_missing_s1_and_dem(provider: Provider, unit: WorkUnit, read_items: Any) -> None:
     s2 = [pystac.Item.from_dict(it) for it in read_items("sentinel-2-l2a")[:1]]
     comp = build_year(provider, {"s2": s2}, unit)
-    assert comp.missing == {"s2": False, "s1": True, "dem": True}
+    assert comp.missing == {"s2": False, "s1": True, "landsat": True, "dem": True}
     assert np.isnan(comp.data[6:]).all()
     assert np.isfinite(comp.data[:6]).any()
 
@@ -226,7 +229,7 @@ def test_write_then_open_roundtrip(cube: xr.Dataset, unit: WorkUnit, tmp_path: P
     for coord in ("x", "y", "year"):
         np.testing.assert_array_equal(back[coord].values, cube[coord].values)
     assert list(back["band"].values) == BANDS
-    assert list(back["sensor"].values) == ["dem", "s1", "s2"]
+    assert list(back["sensor"].values) == ["dem", "landsat", "s1", "s2"]
     np.testing.assert_array_equal(back["data"].values, cube["data"].values)  # NaN positions included
     np.testing.assert_array_equal(back["missing"].values, cube["missing"].values)
     assert back.attrs["unit_id"] == unit.unit_id
@@ -263,7 +266,7 @@ def test_overlap_pads_the_cube_and_keeps_the_core(stac_url: str, provider: Provi
 
     padded_unit = replace(unit, overlap_px=16)
     padded, _ = build_unit(stac_url, provider, padded_unit, YEARS[:1], season=SEASON, max_cloud=80.0, max_scenes=4)
-    assert padded["data"].shape == (1, 12, 160, 160)
+    assert padded["data"].shape == (1, 13, 160, 160)
     x, y = unit_coords(padded_unit)
     assert x[16] == cube["x"].values[0] and y[16] == cube["y"].values[0]
     core = padded["data"].values[0][:, padded_unit.core()[0], padded_unit.core()[1]]
