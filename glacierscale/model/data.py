@@ -30,6 +30,7 @@ class Sample:
     year: int
     data: np.ndarray
     labels: np.ndarray
+    bands: tuple[str, ...] = ()  # names of the data's bands, in order
 
 
 def truth_on_grid(truth_tif: Path, epsg: int, transform: object, shape: tuple[int, int]) -> np.ndarray:
@@ -72,7 +73,8 @@ def cached_samples(scenes: Path, years: list[int], resolution: float, tile_size:
     if cache.is_file():
         with np.load(cache) as z:
             if str(z["key"]) == key:
-                return [Sample(name, int(y), d, lab) for y, d, lab in zip(z["years"], z["data"], z["labels"], strict=True)]
+                return [Sample(name, int(y), d, lab, tuple(bands))
+                        for y, d, lab in zip(z["years"], z["data"], z["labels"], strict=True)]
     samples = scene_samples(scenes, years, resolution, tile_size, name=name)
     np.savez(cache, key=key, years=np.array([s.year for s in samples]), data=np.stack([s.data for s in samples]),
              labels=np.stack([s.labels for s in samples]))
@@ -88,7 +90,8 @@ def scene_samples(scenes: Path, years: list[int], resolution: float, tile_size: 
     from glacierscale.model.bands import required_indices
 
     provider = load_provider("local")
-    required = required_indices(cube_bands(provider))
+    bands = tuple(cube_bands(provider))
+    required = required_indices(list(bands))
     units = plan_units(read_inventory(scenes / "inventory.gpkg"), resolution, tile_size, 0.0, overlap_px=0)
     meta = json.loads((scenes / "simulation.json").read_text())
     units = [u for u in units if _covered(u.bounds, u.epsg, meta)]  # real outlines may reach past the window
@@ -105,7 +108,7 @@ def scene_samples(scenes: Path, years: list[int], resolution: float, tile_size: 
                 # unmappable pixels (no optical data) are not labelled; a missing optional band (coherence in
                 # layover, a DEM void, no thermal scene) leaves the pixel to be mapped from the other groups
                 labels[~np.isfinite(data[required]).all(axis=0)] = NODATA_CLASS
-                samples.append(Sample(name or scenes.name, year, data, labels))
+                samples.append(Sample(name or scenes.name, year, data, labels, bands))
     return samples
 
 

@@ -131,7 +131,7 @@ def calibrate(checkpoint: str | Path, scenes: list[Path], *, tile_size: int = 38
             samples += scene_samples(folder, years, resolution, tile_size)
     logits_all, labels_all = [], []
     for s in samples:
-        data = select_bands(ckpt, s.data, names)
+        data = select_bands(ckpt, s.data, list(s.bands) or names)
         ok = valid_pixels(ckpt, data) & (s.labels != NODATA_CLASS)
         logits = predict_probabilities(ckpt, data, logits_out=True)
         logits_all.append(logits[:, ok].T)

@@ -130,7 +130,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     data_s = time.perf_counter() - t0
     train_set = [s for s in samples if s.region not in cfg.validation]
     val_set = [s for s in samples if s.region in cfg.validation]
-    bands = cube_bands(load_provider("local"))
+    bands = list(samples[0].bands) or cube_bands(load_provider("local"))
     mean, std = band_statistics(train_set)
     spec = ModelSpec.for_bands(bands, stem_width=cfg.stem_width)
     settings = StepSettings(steps=cfg.steps, batch_size=cfg.batch_size, patch_size=cfg.patch_size, lr=cfg.lr,
@@ -217,7 +217,7 @@ def _fit_on_ray(cfg: TrainConfig, spec: Any, train_set: list[Sample], bands: lis
 def validate(model: Any, out: Path, bands: list[str], mean: np.ndarray, std: np.ndarray, val_set: list[Sample],
              cfg: TrainConfig, optional: list[str]) -> dict[str, Any]:
     """Return IoU on the held-out regions: pooled over them and per region."""
-    from glacierscale.infer.patches import predict_classes
+    from glacierscale.infer.patches import predict_classes, select_bands
     from glacierscale.model.checkpoint import load_checkpoint
     from glacierscale.model.evaluate import IoUCounter
 
@@ -225,7 +225,8 @@ def validate(model: Any, out: Path, bands: list[str], mean: np.ndarray, std: np.
     ckpt = load_checkpoint(out)
     pooled, per_region = IoUCounter(), dict[str, IoUCounter]()
     for s in val_set:
-        classes, _ = predict_classes(ckpt, s.data, patch=cfg.patch_size, overlap=32)
+        classes, _ = predict_classes(ckpt, select_bands(ckpt, s.data, list(s.bands) or bands), patch=cfg.patch_size,
+                                     overlap=32)
         pooled.add(classes, s.labels)
         per_region.setdefault(s.region, IoUCounter()).add(classes, s.labels)
     return {**pooled.result(), "by_region": {k: c.result() for k, c in per_region.items()}}
