@@ -50,6 +50,7 @@ def _stack(items: list[Any], assets: list[str], unit: WorkUnit, resampling: str,
     from rasterio.enums import Resampling
 
     from glacierscale.catalog.search import detach_item
+    from glacierscale.cube.reader import SingleWarpReader
 
     try:
         return stackstac.stack(
@@ -60,6 +61,7 @@ def _stack(items: list[Any], assets: list[str], unit: WorkUnit, resampling: str,
             # a failed read must fail loudly, not turn into NaN pixels that look like clouds
             errors_as_nodata=(), snap_bounds=False,
             gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(always=gdal or {}),
+            reader=SingleWarpReader,  # the same pixels, without warping every asset twice
         )
     except Exception as err:
         raise CubeError(f"cannot stack {assets} of {[it.id for it in items]} for unit {unit.unit_id}: {err}") from err
