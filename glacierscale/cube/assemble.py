@@ -19,6 +19,7 @@ from glacierscale.errors import CubeError, InputError
 from glacierscale.inventory.units import WorkUnit
 
 SENSOR_ORDER = ("s2", "s1", "landsat", "dem")
+SORTING_NETWORK_MAX = 12  # observations per composite up to which nan_median sorts element-wise
 
 
 def cube_bands(provider: Provider) -> list[str]:
@@ -86,16 +87,30 @@ def terrain_layers(elev: np.ndarray, res: float) -> np.ndarray:
 def nan_median(stack: np.ndarray) -> np.ndarray:
     """Return the median over axis 0 ignoring NaN (NaN where no value), as float32.
 
-    Sorting puts NaN last, so the median of the n finite values sits at ranks (n-1)//2 and n//2; for the
-    few observations of a composite window this is several times faster than ``np.nanmedian``.
+    Sorted with NaN last, the median of the n finite values sits at ranks (n-1)//2 and n//2. A composite
+    window holds a few observations, so they are sorted by a sorting network of element-wise min/max
+    (``fmin`` keeps a number over NaN, ``maximum`` keeps NaN: NaN sinks to the end), which is several times
+    faster than ``np.sort`` along a short leading axis and much faster than ``np.nanmedian``.
     """
-    ordered = np.sort(stack, axis=0)
+    n_obs = stack.shape[0]
     n = np.isfinite(stack).sum(axis=0)
-    lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0)[None], axis=0)[0]
-    hi = np.take_along_axis(ordered, np.maximum(n // 2, 0)[None], axis=0)[0]
-    with np.errstate(invalid="ignore"):
-        med = (lo + hi) / 2
-    return np.where(n > 0, med, np.nan).astype(np.float32)
+    if n_obs > SORTING_NETWORK_MAX:
+        ordered = np.sort(stack, axis=0)
+        lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0)[None], axis=0)[0]
+        hi = np.take_along_axis(ordered, np.maximum(n // 2, 0)[None], axis=0)[0]
+        with np.errstate(invalid="ignore"):
+            med = (lo + hi) / 2
+        return np.where(n > 0, med, np.nan).astype(np.float32)
+    ranked = [stack[i] for i in range(n_obs)]
+    for r in range(n_obs):  # odd-even transposition sort: n rounds of neighbour compare-swaps
+        for i in range(r % 2, n_obs - 1, 2):
+            ranked[i], ranked[i + 1] = np.fmin(ranked[i], ranked[i + 1]), np.maximum(ranked[i], ranked[i + 1])
+    med = np.full(stack.shape[1:], np.nan, dtype=np.float32)
+    for k in range(1, n_obs + 1):
+        has_k = n == k
+        if has_k.any():
+            med[has_k] = ((ranked[(k - 1) // 2][has_k] + ranked[k // 2][has_k]) / 2).astype(np.float32)
+    return med
 
 
 def band_rules(items: list[Any], provider: Provider, sdef: SensorDef, unit: WorkUnit) -> tuple[np.ndarray, ...]:

@@ -279,3 +279,21 @@ def test_overlap_pads_the_cube_and_keeps_the_core(stac_url: str, provider: Provi
     assert np.nanmedian(np.abs(core[6:8] - same[6:8])) < 0.3  # dB
     assert not complete_for(cube, YEARS[:1], padded_unit)  # a cube stored without overlap is rebuilt
     assert complete_for(padded, YEARS[:1], padded_unit)
+
+
+@pytest.mark.parametrize("n_obs", [1, 2, 3, 4, 7, 12, 13])
+def test_nan_median_equals_numpys(n_obs: int) -> None:
+    """Composites are medians of the clear observations: the sorting network agrees with np.nanmedian."""
+    import warnings
+
+    from glacierscale.cube.assemble import nan_median
+
+    rng = np.random.default_rng(n_obs)
+    stack = rng.normal(size=(n_obs, 3, 64, 64)).astype(np.float32)
+    stack[rng.random(stack.shape) < 0.4] = np.nan  # clouds: some pixels have no clear observation at all
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmedian(stack, axis=0)
+    got = nan_median(stack)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)  # NaN exactly where every observation is NaN
