@@ -1,6 +1,7 @@
 """Quick-look PNGs of a simulated scene set: one per sensor plus the class truth (docs/img/simulator_*.png).
 
     .venv/bin/python benchmarks/simulate_figures.py SCENE_DIR [--out docs/img] [--year 2022] [--date 08-25]
+        [--prefix simulator] [--only s2,s1,landsat,dem,truth]
 
 SCENE_DIR is a folder written by ``glacierscale simulate``. Sentinel-2 is shown as true colour and as a
 SWIR-NIR-red false colour (ice and snow cyan, debris and rock brown), Sentinel-1 as VV/VH/coherence,
@@ -68,11 +69,20 @@ def s2_figure(root: Path, item: dict[str, Any], year: int, out: Path) -> None:
     swir, _ = refl(keys[3])
     nir, _ = refl(keys[4])
     swir = np.kron(swir, np.ones((2, 2)))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.4))
+    scl, _ = read(a["scl" if "scl" in a else "SCL"]["href"])
+    fig, axes = plt.subplots(1, 3, figsize=(16.5, 5.6))
     axes[0].imshow(np.clip(np.dstack([r, g, b]) / 0.9, 0, 1) ** 0.8, extent=extent(src))
-    axes[0].set_title(f"Sentinel-2 L2A true colour {item['properties']['datetime'][:10]}")
+    axes[0].set_title(f"Sentinel-2 L2A true colour {item['properties']['datetime'][:10]}", fontsize=10)
     axes[1].imshow(np.clip(np.dstack([swir / 0.4, nir / 0.8, r / 0.8]), 0, 1), extent=extent(src))
-    axes[1].set_title("B11-B08-B04: ice/snow cyan, debris = rock brown")
+    axes[1].set_title("B11-B08-B04: ice/snow cyan, debris = rock brown", fontsize=10)
+    # SCL colours after ESA's legend: 2 dark area, 3 cloud shadow, 4 vegetation, 5 bare, 6 water,
+    # 8/9 cloud medium/high, 10 cirrus, 11 snow/ice
+    scl_colours = ["#000000", "#ff0000", "#404040", "#835a00", "#00a000", "#ffe65a", "#0000ff", "#808080",
+                   "#c0c0c0", "#ffffff", "#64c8ff", "#ff96ff"]
+    axes[2].imshow(scl, extent=extent(src), cmap=ListedColormap(scl_colours), vmin=-0.5, vmax=11.5,
+                   interpolation="nearest")
+    axes[2].set_title("SCL: 2 dark (grey), 3 cloud shadow (brown), 4 vegetation,\n5 bare (yellow), 6 water, "
+                      "8/9 cloud (white), 11 snow/ice (pink)", fontsize=9)
     for ax in axes:
         outlines_on(ax, root, year, src.crs)
         ax.set_axis_off()
@@ -140,7 +150,8 @@ def truth_figure(root: Path, year: int, out: Path) -> None:
         f = f[f["year"] == year]
         if len(f):
             f.to_crs(src.crs).plot(ax=ax, color="red", linewidth=2)
-    ax.set_title(f"truth {year}: background / clean ice+snow / debris-covered ice; calving front red", fontsize=9)
+    front_note = "; calving front red" if fronts.exists() and len(gpd.read_file(fronts).query("year == @year")) else ""
+    ax.set_title(f"truth {year}: background / clean ice+snow / debris-covered ice{front_note}", fontsize=9)
     ax.set_axis_off()
     fig.tight_layout()
     fig.savefig(out, dpi=90)
@@ -154,19 +165,23 @@ def main() -> None:
     ap.add_argument("--year", type=int)
     ap.add_argument("--date", help="MM-DD of the scenes to show (default: the clearest of the year)")
     ap.add_argument("--prefix", default="simulator")
+    ap.add_argument("--only", default="s2,s1,landsat,dem,truth", help="comma list of the figures to make")
     args = ap.parse_args()
     sim = json.loads((args.scenes / "simulation.json").read_text())
     year = args.year or sim["years"][0]
     args.out.mkdir(parents=True, exist_ok=True)
     for coll, fn, name in (("sentinel-2-l2a", s2_figure, "s2"), ("sentinel-1-rtc", s1_figure, "s1"),
                            ("landsat-c2-l2", landsat_figure, "landsat"), ("cop-dem-glo-30", dem_figure, "dem")):
+        if name not in args.only.split(","):
+            continue
         found = items(args.scenes, coll)
         it = pick(found, year, args.date) if coll != "cop-dem-glo-30" else (found or [None])[0]
         if it is not None:
             fn(args.scenes, it, year, args.out / f"{args.prefix}_{name}.png")
             print(args.out / f"{args.prefix}_{name}.png")
-    truth_figure(args.scenes, year, args.out / f"{args.prefix}_truth.png")
-    print(args.out / f"{args.prefix}_truth.png")
+    if "truth" in args.only.split(","):
+        truth_figure(args.scenes, year, args.out / f"{args.prefix}_truth.png")
+        print(args.out / f"{args.prefix}_truth.png")
 
 
 if __name__ == "__main__":

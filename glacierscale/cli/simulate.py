@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lon", type=float, help="region centre longitude (default 10.78, Ötztal Alps)")
     p.add_argument("--lat", type=float, help="region centre latitude (default 46.80)")
     p.add_argument("--bbox", help="W,S,E,N window in degrees over real inputs (default: the outlines + 1 km)")
+    p.add_argument("--grid-m", type=float, help="snap the region to a tile grid of this span in m, e.g. 7680 for "
+                   "the 768 px × 10 m tiles of a run config, so that it fills whole tiles (default: 20 m)")
     p.add_argument("--ela", type=float, help="equilibrium-line altitude in m (default 3000; with real outlines "
                    "their area-median elevation)")
     p.add_argument("--dem", help="real DEM raster (GeoTIFF, any CRS)")
@@ -68,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     size = args.size or 768
     if size < 128 or size % 2:
         raise ConfigError(f"--size {size}: must be an even number of pixels ≥ 128")
+    if args.grid_m is not None and args.grid_m < 20:
+        raise ConfigError(f"--grid-m {args.grid_m}: must be at least 20 m")
     if not 0 <= args.debris_share <= 1:
         raise ConfigError(f"--debris-share {args.debris_share}: must be between 0 and 1")
     if real and args.physics == "classic":
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         center_lon=lon, center_lat=lat, size_px=size, years=years, seed=args.seed,
         ela_m=args.ela if args.ela is not None else 3000.0, ela_from_inputs=args.ela is None,
         physics="full" if real else args.physics, dem=args.dem, outlines=tuple(args.outlines or ()), bbox=bbox, window_m=window,
-        dates=dates, s2_naming=args.s2_naming, debris_share=args.debris_share,
+        dates=dates, s2_naming=args.s2_naming, debris_share=args.debris_share, grid_m=args.grid_m,
     )
     scenes = simulate(spec, args.out, sensors, progress=not args.quiet)
     print(f"wrote {', '.join(scenes.collections)} for {len(scenes.years)} years "

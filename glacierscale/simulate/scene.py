@@ -92,8 +92,8 @@ def simulate(spec: RegionSpec, out: Path, sensors: tuple[str, ...] = SENSORS, pr
         raise ConfigError(f"sensors {', '.join(sensors) or '(none)'}: choose from {', '.join(ALL_SENSORS)}")
     out = Path(out).resolve()
     region = build_region(spec)
+    plan = _plan(spec, region.years, sensors, region.physics == "full")  # bad dates fail before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    plan = _plan(spec, region.years, sensors, region.physics == "full")
     items: dict[str, list[dict]] = {}
     writers = {"s2": (sentinel2.COLLECTION, sentinel2.simulate_scene),
                "s1": (sentinel1.COLLECTION, sentinel1.simulate_scene),
