@@ -37,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(f"IoU {k}", f"{v:.3f}")
     if len(result["by_region"]) > 1:
         for region, iou in result["by_region"].items():
-            table.add_row(f"{region}", f"glacier {iou['glacier']:.3f} · debris {iou['debris']:.3f}")
+            debris = (f"{iou['debris']:.3f}" if result["truth_pixels"][region]["debris"]
+                      else "n/a (no debris in the truth)")
+            table.add_row(f"{region}", f"glacier {iou['glacier']:.3f} · debris {debris}")
     table.add_row("ECE before calibration", f"{result['ece']['before']:.4f}")
     table.add_row(f"ECE after (T = {result['temperature']:.2f})", f"{result['ece']['after']:.4f}")
     for k, v in result.get("ablation", {}).items():

@@ -45,6 +45,7 @@ class IoUCounter:
     def __init__(self) -> None:
         self.inter: dict[str, int] = {}
         self.union: dict[str, int] = {}
+        self.truth: dict[str, int] = {}  # truth pixels per class: an IoU of 0 with none means false alarms only
 
     def add(self, pred: np.ndarray, truth: np.ndarray) -> None:
         ok = truth != NODATA_CLASS
@@ -53,6 +54,7 @@ class IoUCounter:
                              "background": (p == 0, t == 0)}.items():
             self.inter[name] = self.inter.get(name, 0) + int(np.logical_and(a, b).sum())
             self.union[name] = self.union.get(name, 0) + int(np.logical_or(a, b).sum())
+            self.truth[name] = self.truth.get(name, 0) + int(b.sum())
 
     def result(self) -> dict[str, float]:
         return {k: (self.inter[k] / self.union[k] if self.union[k] else float("nan")) for k in self.inter}
@@ -69,7 +71,8 @@ def _withhold(data: np.ndarray, bands: list[str], groups: tuple[str, ...]) -> np
 
 def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, tile_size: int = 384,
              resolution: float = 20.0) -> dict[str, Any]:
-    """Return {"iou", "by_region" (IoU per scene set), "ece": {"before", "after"}, "temperature", "pixels", ["ablation"]}."""
+    """Return {"iou", "by_region" (IoU per scene set), "truth_pixels" (per scene set and class), "ece": {"before",
+    "after"}, "temperature", "pixels", ["ablation"]}."""
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
     from glacierscale.infer.patches import classify, predict_probabilities, select_bands, valid_pixels
@@ -102,6 +105,7 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     out: dict[str, Any] = {
         "checkpoint": str(ckpt.path), "model_hash": ckpt.model_hash, "pixels": n_px, "iou": counter.result(),
         "temperature": ckpt.temperature, "by_region": {k: c.result() for k, c in by_region.items()},
+        "truth_pixels": {k: c.truth for k, c in by_region.items()},
         "ece": {"before": expected_calibration_error(np.concatenate(probs_before), truth),
                 "after": expected_calibration_error(np.concatenate(probs_after), truth)},
     }

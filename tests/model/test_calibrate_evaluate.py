@@ -38,6 +38,9 @@ def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path) -> None:
     assert r["pixels"] > 50_000
     assert set(r["iou"]) == {"glacier", "clean", "debris", "background"}
     assert r["iou"]["glacier"] > 0.8 and r["iou"]["background"] > 0.9
+    truth = r["truth_pixels"]["scenes"]  # per scene set: how many truth pixels each IoU stands on
+    assert truth["glacier"] == truth["clean"] + truth["debris"] and truth["debris"] > 0
+    assert truth["glacier"] + truth["background"] == r["pixels"]
     assert 0 <= r["ece"]["after"] < 0.05
     assert set(r["ablation"]) == {"optical", "optical+dem", "optical+dem+sar", "all", "all-minus-sar",
                                   "all-minus-thermal"}
