@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from glacierscale.errors import ConfigError
+
+if TYPE_CHECKING:
+    from glacierscale.infer.options import InferOptions
 
 DEFAULT_CHECKPOINT = "default"
 M = TypeVar("M", bound=BaseModel)
@@ -107,6 +110,16 @@ class InferConfig(_Strict):
     num_gpus: float = Field(0.0, ge=0)
     num_cpus: float = Field(1.0, gt=0)
     threads_per_actor: int = Field(1, ge=1)
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="bf16 autocast on a GPU and fp32 on a CPU (auto), or either everywhere")
+    channels_last: bool = Field(False, description="channels-last memory format (measured: docs/model.md)")
+    compile: bool = Field(False, description="torch.compile the network once per actor (measured: docs/model.md)")
+
+    def options(self) -> InferOptions:
+        """Return the inference options the actors apply."""
+        from glacierscale.infer.options import InferOptions
+
+        return InferOptions(precision=self.precision, channels_last=self.channels_last, compile=self.compile)
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> InferConfig:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from glacierscale.infer.options import InferOptions, forward_fn
 from glacierscale.infer.patches import predict_classes, select_bands
 from glacierscale.model.checkpoint import NODATA_CLASS
 
@@ -25,7 +26,8 @@ class TileResult:
 class InferenceWorker:
     """Loads a checkpoint once and maps (band, y, x) cubes; wrapped as a Ray actor by ``actor_class``."""
 
-    def __init__(self, checkpoint: str, threads: int, patch: int, overlap: int, batch_size: int) -> None:
+    def __init__(self, checkpoint: str, threads: int, patch: int, overlap: int, batch_size: int,
+                 options: InferOptions | None = None) -> None:
         import torch
 
         from glacierscale.model.checkpoint import load_checkpoint
@@ -34,6 +36,8 @@ class InferenceWorker:
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.ckpt = load_checkpoint(checkpoint)
         self.patch, self.overlap, self.batch_size = patch, overlap, batch_size
+        self.options = options or InferOptions()
+        self.forward = forward_fn(self.ckpt.model, self.device, self.options)  # compiled once, on first use
 
     def bands(self) -> list[str]:
         return list(self.ckpt.bands)
@@ -46,7 +50,7 @@ class InferenceWorker:
         cube, cube_bands = cube_and_bands
         data = select_bands(self.ckpt, cube, cube_bands)
         classes, probs = predict_classes(self.ckpt, data, patch=self.patch, overlap=self.overlap,
-                                         batch_size=self.batch_size, device=self.device)
+                                         batch_size=self.batch_size, device=self.device, forward=self.forward)
         glacier = np.round(100 * (1 - np.nan_to_num(probs[0], nan=1.0))).astype(np.uint8)
         glacier[classes == NODATA_CLASS] = 255
         return TileResult(unit_id, year, classes, glacier, time.perf_counter() - t0)

@@ -6,9 +6,13 @@ the overlap); the sum of weights is never zero because every pixel lies in some 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from glacierscale.errors import CheckpointError, InputError
+from glacierscale.infer.options import InferOptions, forward_fn
 from glacierscale.model.bands import required_indices
 from glacierscale.model.checkpoint import NODATA_CLASS, Checkpoint
 
@@ -64,11 +68,13 @@ def valid_pixels(ckpt: Checkpoint, data: np.ndarray) -> np.ndarray:
 
 def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 128, overlap: int = 32,
                           batch_size: int = 8, device: str = "cpu", temperature: float | None = None,
-                          logits_out: bool = False) -> np.ndarray:
+                          logits_out: bool = False, forward: Callable[[Any], Any] | None = None) -> np.ndarray:
     """Return blended class probabilities (n_classes, y, x) for (band, y, x) data in the checkpoint's bands.
 
     Probabilities use the checkpoint's calibrated temperature unless ``temperature`` is given; with
-    ``logits_out`` the blended logits are returned instead (for calibration).
+    ``logits_out`` the blended logits are returned instead (for calibration). ``forward`` runs the network
+    on a batch (``glacierscale.infer.options.forward_fn``: bf16, channels-last, torch.compile); by default
+    the checkpoint's model in fp32 on ``device``.
     """
     t = ckpt.temperature if temperature is None else temperature
     import torch
@@ -87,12 +93,13 @@ def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 12
     acc = np.zeros((n_classes, ph, pw), dtype=np.float32)
     wsum = np.zeros((ph, pw), dtype=np.float32)
     windows = [(r, c) for r in patch_starts(ph, patch, overlap) for c in patch_starts(pw, patch, overlap)]
-    model = ckpt.model.to(device)
+    if forward is None:
+        forward = forward_fn(ckpt.model, device, InferOptions(precision="fp32"))
     with torch.inference_mode():
         for i in range(0, len(windows), batch_size):
             batch = windows[i:i + batch_size]
             tiles = np.stack([x[:, r:r + patch, c:c + patch] for r, c in batch])
-            logits = model(torch.from_numpy(tiles).to(device)).float()
+            logits = forward(torch.from_numpy(tiles).to(device))
             probs = (logits if logits_out else torch.softmax(logits / t, dim=1)).cpu().numpy()
             for (r, c), p in zip(batch, probs, strict=True):
                 acc[:, r:r + patch, c:c + patch] += p * weight

@@ -1,0 +1,62 @@
+"""How the network runs a batch: precision (bf16 autocast), channels-last memory format, torch.compile.
+
+Chosen in the run config's ``infer`` section; the defaults are what measured best here
+(``benchmarks/infer_options.py``, numbers in docs/model.md): bf16 autocast on a GPU, fp32 on a CPU, eager
+and contiguous memory on both unless asked otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from glacierscale.errors import ConfigError
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class InferOptions:
+    """``precision``: auto (bf16 on CUDA, fp32 elsewhere), fp32 or bf16 (autocast); ``channels_last`` and
+    ``compile`` (torch.compile, compiled once per process on the first batch)."""
+
+    precision: str = "auto"
+    channels_last: bool = False
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"infer.precision: {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+
+    def dtype_on(self, device: str) -> str:
+        """Return the precision used on ``device`` ("fp32" or "bf16")."""
+        if self.precision == "auto":
+            return "bf16" if device.startswith("cuda") else "fp32"
+        return self.precision
+
+
+def forward_fn(model: Any, device: str, options: InferOptions | None = None) -> Callable[[Any], Any]:
+    """Return a function mapping a (B, C, H, W) float32 tensor on ``device`` to float32 logits.
+
+    The model is moved to ``device`` (and to channels-last memory when asked) in place.
+    """
+    import torch
+
+    opts = options or InferOptions()
+    model = model.to(device).eval()
+    if opts.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    net = torch.compile(model) if opts.compile else model
+    bf16 = opts.dtype_on(device) == "bf16"
+    device_type = device.split(":")[0]
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        if opts.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if bf16:
+            with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+                return net(x).float()
+        return net(x).float()
+
+    return run
