@@ -49,7 +49,7 @@ def tile_centre(lon: float, lat: float, span: float = 7680.0) -> tuple[float, fl
     """Return a lon/lat that makes `simulate --grid-m SPAN` pick the grid tile holding (lon, lat).
 
     The simulator snaps its window's top-left corner outward to the tile grid, so the requested centre is
-    put one metre inside the wanted tile's top-left quarter.
+    put 1 km right of and below the wanted tile's centre (safe against rounding the degrees).
     """
     import math
 
@@ -62,7 +62,7 @@ def tile_centre(lon: float, lat: float, span: float = 7680.0) -> tuple[float, fl
     x, y = fwd.transform(lon, lat)
     left, top = math.floor(x / span) * span, math.ceil(y / span) * span
     back = Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True)
-    clon, clat = back.transform(left + span / 2 + 1, top - span / 2 - 1)
+    clon, clat = back.transform(left + span / 2 + 1000, top - span / 2 - 1000)
     return float(clon), float(clat)
 
 

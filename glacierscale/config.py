@@ -113,13 +113,16 @@ class InferConfig(_Strict):
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="bf16 autocast on a GPU and fp32 on a CPU (auto), or either everywhere")
     channels_last: bool = Field(False, description="channels-last memory format (measured: docs/model.md)")
-    compile: bool = Field(False, description="torch.compile the network once per actor (measured: docs/model.md)")
+    compile: bool | Literal["auto"] = Field(
+        "auto", description="torch.compile the network once per actor; auto: when each actor maps enough tiles "
+        "to win back the compile time (docs/model.md)")
 
-    def options(self) -> InferOptions:
-        """Return the inference options the actors apply."""
-        from glacierscale.infer.options import InferOptions
+    def options(self, tiles_per_actor: int = 0) -> InferOptions:
+        """Return the inference options the actors apply to ``tiles_per_actor`` unit-years each."""
+        from glacierscale.infer.options import InferOptions, compile_pays
 
-        return InferOptions(precision=self.precision, channels_last=self.channels_last, compile=self.compile)
+        compile_ = compile_pays(tiles_per_actor) if self.compile == "auto" else bool(self.compile)
+        return InferOptions(precision=self.precision, channels_last=self.channels_last, compile=compile_)
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> InferConfig:

@@ -198,7 +198,8 @@ def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict
     Worker = actor_class(cfg.infer.num_cpus, cfg.infer.num_gpus)
     # actors load torch and the checkpoint while the cubes are being built
     actors = [Worker.remote(checkpoint, cfg.infer.threads_per_actor, cfg.infer.patch_size,
-                            cfg.infer.overlap, cfg.infer.batch_size, cfg.infer.options())
+                            cfg.infer.overlap, cfg.infer.batch_size,
+                            cfg.infer.options(-(-len(units) * len(years) // cfg.infer.num_actors)))
               for _ in range(cfg.infer.num_actors)]
     t = time.perf_counter()
     task = _stage(bar, "cube", len(units))

@@ -11,6 +11,7 @@ import torch
 from glacierscale.config import InferConfig
 from glacierscale.errors import ConfigError
 from glacierscale.infer import InferOptions, forward_fn, predict_probabilities
+from glacierscale.infer.options import COMPILE_MIN_TILES
 from glacierscale.model import ModelSpec, ViTUNet
 from glacierscale.model.checkpoint import load_checkpoint
 
@@ -75,6 +76,10 @@ def test_torch_compile_gives_the_eager_logits() -> None:
 def test_run_config_carries_the_options_to_the_patch_loop() -> None:
     cfg = InferConfig(precision="bf16", channels_last=True)
     assert cfg.options() == InferOptions(precision="bf16", channels_last=True, compile=False)
+    # compile "auto": only when an actor maps enough tiles to win back the compile time
+    assert cfg.options(tiles_per_actor=COMPILE_MIN_TILES).compile
+    assert not cfg.options(tiles_per_actor=COMPILE_MIN_TILES - 1).compile
+    assert InferConfig(compile=True).options(1).compile and not InferConfig(compile=False).options(10**6).compile
     ckpt = load_checkpoint("default")
     cube = np.random.default_rng(1).standard_normal((len(ckpt.bands), 96, 96)).astype(np.float32)
     cube = cube * ckpt.std[:, None, None] + ckpt.mean[:, None, None]

@@ -96,10 +96,19 @@ def test_normalise_replaces_nan_by_the_band_mean(saved: tuple[Path, ViTUNet, str
 
 
 def test_default_checkpoint_loads_and_matches_the_cube_bands() -> None:
+    from glacierscale.catalog.provider import load_provider
+    from glacierscale.cube.assemble import cube_bands
+
     ckpt = load_checkpoint("default")
-    assert ckpt.bands == [*BANDS, "ASPECT"]  # the shipped checkpoint also reads aspect
-    assert ckpt.model.spec.in_channels == 12
+    # the shipped checkpoint reads every band the local catalog's cubes have: the four sensor groups
+    assert ckpt.bands == cube_bands(load_provider("local"))
+    assert [g for g, _ in ckpt.model.spec.groups] == ["optical", "sar", "thermal", "dem"]
+    # trained with modality dropout: it runs without SAR, thermal or the DEM, never without optical data
+    assert set(ckpt.optional_groups) == {"sar", "thermal", "dem"}
+    assert ckpt.absent_bands([b for b in ckpt.bands if b not in ("VV", "VH", "COH", "LST")]) == []
+    assert ckpt.absent_bands([b for b in ckpt.bands if b != "B11"]) == ["B11"]
     assert len(ckpt.model_hash) == 16
+    assert 0.5 < ckpt.temperature < 2.0  # calibrated on the held-out regions
 
 
 def test_missing_directory(tmp_path: Path) -> None:
