@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default="default", help="checkpoint directory (default: the shipped one)")
     p.add_argument("--scenes", required=True, help="scene set folder")
     p.add_argument("--ablation", action="store_true", help="also evaluate with sensor groups withheld")
+    p.add_argument("--versus", action="append", default=[], metavar="CHECKPOINT",
+                   help="also evaluate a separately trained checkpoint on the same pixels, e.g. an optical-only "
+                   "model (training config `groups: [optical]`); repeatable")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=run)
 
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from glacierscale.model.evaluate import evaluate
 
-    result = evaluate(args.checkpoint, Path(args.scenes), ablation=args.ablation)
+    result = evaluate(args.checkpoint, Path(args.scenes), ablation=args.ablation, versus=tuple(args.versus))
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
@@ -44,5 +47,7 @@ def run(args: argparse.Namespace) -> int:
     table.add_row(f"ECE after (T = {result['temperature']:.2f})", f"{result['ece']['after']:.4f}")
     for k, v in result.get("ablation", {}).items():
         table.add_row(f"ablation {k}", f"glacier {v['glacier']:.3f} · debris {v['debris']:.3f}")
+    for k, v in result.get("versus", {}).items():
+        table.add_row(f"{k} model ({v['model_hash']})", f"glacier {v['glacier']:.3f} · debris {v['debris']:.3f}")
     Console().print(table)
     return 0

@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="override the number of optimisation steps")
     p.add_argument("--out", help="override the checkpoint directory")
     p.add_argument("--workers", type=int, help="Ray Train workers (override the config's workers; 1 = this process)")
+    p.add_argument("--groups", help="comma list of the sensor groups the model reads (override the config's "
+                   "groups), e.g. `optical` for the optical-only model `evaluate --versus` compares with")
     p.add_argument("--calibrate-only", action="store_true",
                    help="only fit the calibration temperature of the existing checkpoint on the validation regions")
     p.set_defaults(func=run)
@@ -34,7 +36,16 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=1))
         print(f"calibration written to {out}/config.json")
         return 0
-    updates = {k: v for k, v in (("steps", args.steps), ("out", args.out), ("workers", args.workers)) if v is not None}
+    updates: dict[str, object] = {k: v for k, v in (("steps", args.steps), ("out", args.out),
+                                                      ("workers", args.workers)) if v is not None}
+    if args.groups is not None:
+        from glacierscale.errors import ConfigError
+        from glacierscale.model.train import group_problem
+
+        updates["groups"] = [g.strip() for g in args.groups.split(",") if g.strip()]
+        problem = group_problem(updates["groups"])  # type: ignore[arg-type]
+        if problem:
+            raise ConfigError(f"--{problem}")
     summary = train(cfg.model_copy(update=updates))
     print(json.dumps(summary, indent=1))
     print(f"checkpoint written to {updates.get('out', cfg.out)}")

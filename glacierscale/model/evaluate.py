@@ -70,9 +70,13 @@ def _withhold(data: np.ndarray, bands: list[str], groups: tuple[str, ...]) -> np
 
 
 def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, tile_size: int = 384,
-             resolution: float = 20.0) -> dict[str, Any]:
+             resolution: float = 20.0, versus: tuple[str | Path, ...] = ()) -> dict[str, Any]:
     """Return {"iou", "by_region" (IoU per scene set), "truth_pixels" (per scene set and class), "ece": {"before",
-    "after"}, "temperature", "pixels", ["ablation"]}."""
+    "after"}, "temperature", "pixels", ["ablation"], ["versus"]}.
+
+    ``versus`` names separately trained checkpoints (e.g. an optical-only model, ``groups: [optical]`` in its
+    training config) evaluated on the same pixels: ``versus[<their groups joined by +>]`` holds their IoU.
+    """
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
     from glacierscale.infer.patches import classify, predict_probabilities, select_bands, valid_pixels
@@ -84,6 +88,8 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     counter, probs_before, probs_after, truths = IoUCounter(), [], [], []
     by_region: dict[str, IoUCounter] = {}
     ablations = {k: IoUCounter() for k in ABLATIONS} if ablation else {}
+    others = [load_checkpoint(v) for v in versus]
+    other_counts = [IoUCounter() for _ in others]
     n_px = 0
     for folder in scene_sets(Path(scenes)):
         years = json.loads((folder / "simulation.json").read_text())["years"]
@@ -98,6 +104,8 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
             truths.append(s.labels[ok] > 0)
             probs_before.append(1 - softmax(logits, 1.0)[0][ok])
             probs_after.append(1 - softmax(logits, ckpt.temperature)[0][ok])
+            for other, count in zip(others, other_counts, strict=True):
+                count.add(classify(predict_probabilities(other, select_bands(other, s.data, names)), valid), s.labels)
             for key, groups in ABLATIONS.items() if ablation else ():
                 part = select_bands(ckpt, _withhold(s.data, names, groups), names)
                 ablations[key].add(classify(predict_probabilities(ckpt, part), valid), s.labels)
@@ -109,6 +117,10 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
         "ece": {"before": expected_calibration_error(np.concatenate(probs_before), truth),
                 "after": expected_calibration_error(np.concatenate(probs_after), truth)},
     }
+    if others:
+        out["versus"] = {"+".join(o.config.get("groups", {})) or str(o.path): {
+            "checkpoint": str(o.path), "model_hash": o.model_hash, **c.result()} for o, c in zip(others, other_counts,
+                                                                                                 strict=True)}
     if ablation:
         out["ablation"] = {k: {m: c.result()[m] for m in ("glacier", "debris")} for k, c in ablations.items()}
         out["ablation_note"] = ("bands of withheld groups are set missing; groups the checkpoint was not trained "

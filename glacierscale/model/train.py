@@ -63,6 +63,9 @@ class TrainConfig(BaseModel):
     # modality dropout: per patch, the chance that a whole sensor group is missing (as when a sensor had no
     # scene in the window), so one checkpoint runs without SAR (before 2014, the S1B gap) or thermal
     sensor_dropout: dict[str, float] = {"sar": 0.3, "thermal": 0.3, "dem": 0.1}
+    # sensor groups the model reads (optical is required); fewer groups train e.g. the optical-only model
+    # that `evaluate --ablation --versus DIR` compares with the fusion model
+    groups: list[str] = Field(default_factory=lambda: ["optical", "sar", "thermal", "dem"])
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
@@ -80,13 +83,26 @@ def load_train_config(path: str | Path) -> TrainConfig:
                                                "outlines": [resolve(o) for o in r.outlines]}) for r in cfg.regions]
     unknown = sorted(set(cfg.validation) - {r.name for r in cfg.regions})
     bad = sorted({s for r in cfg.regions for s in r.sensors} - set(SENSORS))
-    if unknown or bad:
+    bad_groups = group_problem(cfg.groups)
+    if unknown or bad or bad_groups:
         from glacierscale.errors import ConfigError
 
         raise ConfigError(f"{path}: " + "; ".join(
             ([f"validation names unknown regions {unknown}"] if unknown else [])
-            + ([f"regions.sensors: unknown {bad} (choose from {', '.join(SENSORS)})"] if bad else [])))
+            + ([f"regions.sensors: unknown {bad} (choose from {', '.join(SENSORS)})"] if bad else [])
+            + ([bad_groups] if bad_groups else [])))
     return cfg.model_copy(update=updates)
+
+
+def group_problem(groups: list[str]) -> str:
+    """Return what is wrong with a ``groups`` list ("" when nothing is)."""
+    from glacierscale.model.bands import GROUPS, REQUIRED_GROUP
+
+    unknown = sorted(set(groups) - set(GROUPS))
+    if unknown or REQUIRED_GROUP not in groups:
+        return (f"groups {groups}: " + (f"unknown {unknown}; " if unknown else "")
+                + f"choose from {', '.join(GROUPS)}, {REQUIRED_GROUP} included")
+    return ""
 
 
 def region_spec(r: RegionEntry, cfg: TrainConfig) -> RegionSpec:
@@ -113,6 +129,18 @@ def load_samples(cfg: TrainConfig, regions: list[RegionEntry] | None = None, pro
     return samples
 
 
+def only_groups(sample: Sample, groups: list[str]) -> Sample:
+    """Return the sample with only the bands of ``groups`` (the sample itself when it has no others)."""
+    from dataclasses import replace
+
+    from glacierscale.model.bands import group_of
+
+    keep = [i for i, b in enumerate(sample.bands) if group_of(b) in groups]
+    if not sample.bands or len(keep) == len(sample.bands):
+        return sample
+    return replace(sample, data=sample.data[keep], bands=tuple(sample.bands[i] for i in keep))
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     """Train, validate, calibrate, write the checkpoint; return a summary (losses, validation IoU, timing)."""
     import torch
@@ -126,7 +154,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
-    samples = load_samples(cfg, progress=progress)
+    samples = [only_groups(s, cfg.groups) for s in load_samples(cfg, progress=progress)]
     data_s = time.perf_counter() - t0
     train_set = [s for s in samples if s.region not in cfg.validation]
     val_set = [s for s in samples if s.region in cfg.validation]
@@ -142,7 +170,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         model, losses = _fit_here(spec, train_set, bands, mean, std, settings, progress)
     train_s = time.perf_counter() - t0
     out = Path(cfg.out)
-    optional = sorted(g for g, p in cfg.sensor_dropout.items() if p > 0 and g in GROUPS)
+    optional = sorted(g for g, p in cfg.sensor_dropout.items() if p > 0 and g in GROUPS and g in cfg.groups)
     summary: dict[str, Any] = {"steps": cfg.steps, "workers": cfg.workers, "train_seconds": round(train_s, 1),
                                "data_seconds": round(data_s, 1), "loss_first20": float(np.mean(losses[:20])),
                                "loss_last20": float(np.mean(losses[-20:])),

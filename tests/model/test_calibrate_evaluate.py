@@ -34,7 +34,7 @@ def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path) -> None:
     # a region the size of the training regions (7.68 km), one year; the model never saw seed 61
     simulate(RegionSpec(years=(2022,), s2_per_year=2, s1_per_year=1, seed=61, grid_m=7680),
              tmp_path / "scenes", progress=False)
-    r = evaluate("default", tmp_path / "scenes", ablation=True, tile_size=384)
+    r = evaluate("default", tmp_path / "scenes", ablation=True, tile_size=384, versus=("default",))
     assert r["pixels"] > 50_000
     assert set(r["iou"]) == {"glacier", "clean", "debris", "background"}
     assert r["iou"]["glacier"] > 0.8 and r["iou"]["background"] > 0.9
@@ -45,6 +45,11 @@ def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path) -> None:
     assert set(r["ablation"]) == {"optical", "optical+dem", "optical+dem+sar", "all", "all-minus-sar",
                                   "all-minus-thermal"}
     assert r["ablation"]["all"]["glacier"] == pytest.approx(r["iou"]["glacier"], abs=0.02)
+    # a separately trained checkpoint is scored on the same pixels: the shipped one against itself agrees
+    same = r["versus"]["optical+sar+thermal+dem"]
+    assert same["model_hash"] == r["model_hash"]
+    assert same["glacier"] == pytest.approx(r["ablation"]["all"]["glacier"])  # both blend probabilities
+    assert same["debris"] == pytest.approx(r["ablation"]["all"]["debris"])
 
 
 def test_flops_per_pixel_of_the_shipped_model() -> None:

@@ -72,3 +72,26 @@ def test_labels_are_nodata_only_where_optical_data_is_missing(scene_set: object)
         optical_ok = np.isfinite(s.data[:6]).all(axis=0)
         np.testing.assert_array_equal(s.labels == 255, ~optical_ok)
         assert (s.labels[optical_ok] <= 2).all()  # a gap in coherence or the DEM leaves the pixel labelled
+
+
+def test_groups_select_the_bands_a_model_reads(tmp_path: Path) -> None:
+    import numpy as np
+
+    from glacierscale.model.data import Sample
+    from glacierscale.model.train import group_problem, only_groups
+
+    bands = ("B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "LST", "ELEV", "SLOPE", "ASPECT")
+    data = np.arange(len(bands), dtype=np.float32)[:, None, None] * np.ones((1, 4, 4), np.float32)
+    sample = Sample("r", 2022, data, np.zeros((4, 4), np.uint8), bands)
+    optical = only_groups(sample, ["optical"])
+    assert optical.bands == bands[:6] and optical.data[:, 0, 0].tolist() == [0, 1, 2, 3, 4, 5]
+    with_dem = only_groups(sample, ["optical", "dem"])
+    assert with_dem.bands == (*bands[:6], "ELEV", "SLOPE", "ASPECT") and with_dem.data[-1, 0, 0] == 12
+    assert only_groups(sample, ["optical", "sar", "thermal", "dem"]) is sample
+    assert group_problem(["optical"]) == ""
+    assert "unknown ['radar']" in group_problem(["optical", "radar"])
+    assert "optical included" in group_problem(["sar"])
+    path = tmp_path / "train.yaml"
+    path.write_text(CONFIG + "groups: [sar, dem]\n")
+    with pytest.raises(ConfigError, match=r"groups \['sar', 'dem'\]: choose from optical, sar, thermal, dem"):
+        load_train_config(path)
