@@ -92,6 +92,9 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("train-work/heldout"))
     ap.add_argument("--regions", default=",".join(REGIONS), help=f"comma list of {', '.join(REGIONS)}")
     ap.add_argument("--no-ablation", action="store_true", help="skip the sensor-group ablations")
+    ap.add_argument("--versus", action="append", default=[], metavar="CHECKPOINT",
+                    help="also score a separately trained checkpoint, e.g. the optical-only model of "
+                    "`glacierscale train configs/train-default.yaml --groups optical --out train-work/optical-only`")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     names = [n for n in args.regions.split(",") if n]
@@ -105,7 +108,7 @@ def main() -> None:
         folder = args.workdir / name
         seconds = simulate(name, folder)
         t0 = time.perf_counter()
-        res = evaluate(args.checkpoint or "default", folder, ablation=not args.no_ablation)
+        res = evaluate(args.checkpoint or "default", folder, ablation=not args.no_ablation, versus=tuple(args.versus))
         results[name] = {**res, "simulate_seconds": round(seconds, 1),
                          "evaluate_seconds": round(time.perf_counter() - t0, 1)}
         if not args.json:
@@ -117,6 +120,8 @@ def main() -> None:
                 line += (f" | optical: glacier {abl['optical']['glacier']:.3f} debris {abl['optical']['debris']:.3f}"
                          f" | -sar {abl['all-minus-sar']['glacier']:.3f} -thermal "
                          f"{abl['all-minus-thermal']['glacier']:.3f}")
+            for key, v in res.get("versus", {}).items():
+                line += f" | {key} model: glacier {v['glacier']:.3f} debris {v['debris']:.3f}"
             print(line, flush=True)
     out = args.workdir / "results.json"
     out.write_text(json.dumps(results, indent=1, default=float))

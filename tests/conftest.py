@@ -71,3 +71,14 @@ def sample_region(region: Region) -> GridSampler:
         return out
 
     return sample
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Run a module's tiny models on one torch thread (the machine is shared), then restore the setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +19,7 @@ from glacierscale.model.checkpoint import CLASSES, NODATA_CLASS, Checkpoint
 BANDS = ["B03", "B11", "VV", "ELEV"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _few_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def glacier_everywhere(tmp_path: Path, optional_groups: list[str] | None = None) -> Path:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -19,12 +17,7 @@ BANDS = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "ELEV"]
 SMALL = ModelSpec.for_bands(BANDS, widths=(8, 8, 16), embed_dim=32, depth=1, heads=2, stem_width=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _few_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def batch(seed: int = 0) -> torch.Tensor:

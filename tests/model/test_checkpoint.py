@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +20,7 @@ BANDS = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "ELEV", "S
 TINY = ModelSpec(in_channels=4, widths=(4, 8, 8), embed_dim=16, depth=1, heads=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _few_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the models are tiny and the machine is shared
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_model(spec: ModelSpec = TINY, seed: int = 0) -> ViTUNet:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +17,7 @@ BANDS = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "LST", "EL
 SMALL = {"widths": (4, 8, 8), "embed_dim": 16, "depth": 1, "heads": 2, "stem_width": 4}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _few_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def fusion_model(seed: int = 0) -> ViTUNet:
