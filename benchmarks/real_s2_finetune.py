@@ -160,7 +160,7 @@ def fit_edge(clips: list[Clip]) -> int:
 # ---------------------------------------------------------------- model: build, transfer, train, predict
 
 
-def build_variant(checkpoint: str) -> tuple[Any, Any, dict[str, Any]]:
+def build_variant(checkpoint: str, n_bands: int = len(CLIP_BANDS)) -> tuple[Any, Any, dict[str, Any]]:
     """Return (3-band ViTUNet spec, loaded checkpoint, description) from the checkpoint's architecture.
 
     A checkpoint with per-sensor-group stems gives a variant with one optical stem over the three clip
@@ -170,23 +170,26 @@ def build_variant(checkpoint: str) -> tuple[Any, Any, dict[str, Any]]:
 
     ckpt = load_checkpoint(checkpoint)
     spec = ckpt.model.spec
-    groups = (("optical", (0, 1, 2)),) if spec.groups else ()
-    variant = dataclasses.replace(spec, in_channels=len(CLIP_BANDS), groups=groups)
+    groups = (("optical", tuple(range(n_bands))),) if spec.groups else ()
+    variant = dataclasses.replace(spec, in_channels=n_bands, groups=groups)
     assert isinstance(variant, ModelSpec)
     return variant, ckpt, {"checkpoint": str(ckpt.path), "model_hash": ckpt.model_hash,
                            "checkpoint_groups": [g for g, _ in spec.groups] or "shared stem"}
 
 
-def transfer(model: Any, ckpt: Any, mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
+def transfer(model: Any, ckpt: Any, mean: np.ndarray, std: np.ndarray, bands: tuple[str, ...] = CLIP_BANDS,
+             mapping: dict[str, tuple[str, float]] | None = None) -> dict[str, Any]:
     """Copy the checkpoint's weights into the 3-band ``model`` where they map; return what was done.
 
-    Stem input convolution: the weights of the checkpoint band TRANSFER names for each clip band, times its
+    Stem input convolution: the weights of the checkpoint band ``mapping`` (default TRANSFER) names for each
+    of ``bands``, times its
     share, times std_new / std_checkpoint (so a reflectance step excites the filter as it did in training).
     Fusion stems: the optical stem and its slice of the 1×1 fusion convolution. Everything else of equal
     shape is copied; the rest stays randomly initialised.
     """
     import torch
 
+    mapping = mapping or TRANSFER
     old = {k: v for k, v in ckpt.model.state_dict().items()}
     spec = ckpt.model.spec
     prefix_map: dict[str, str] = {}
@@ -217,13 +220,13 @@ def transfer(model: Any, ckpt: Any, mean: np.ndarray, std: np.ndarray) -> dict[s
             w = old[src]
             if key == first_conv:
                 cols = []
-                for j, band in enumerate(CLIP_BANDS):
-                    from_band, share = TRANSFER[band]
+                for j, band in enumerate(bands):
+                    from_band, share = mapping[band]
                     i = in_bands.index(from_band)
                     scale = share * float(std[j]) / float(ckpt.std[ckpt.bands.index(from_band)])
                     cols.append(w[:, i] * scale)
                 target.copy_(torch.stack(cols, dim=1))
-                report["adapted"][key] = {b: f"{TRANSFER[b][1]:g} × {TRANSFER[b][0]} × std ratio" for b in CLIP_BANDS}
+                report["adapted"][key] = {b: f"{mapping[b][1]:g} × {mapping[b][0]} × std ratio" for b in bands}
             elif key == fuse_key:  # features of every group, then one presence channel per group
                 sl = torch.cat([w[:, k * width:(k + 1) * width], w[:, n_groups * width + k:n_groups * width + k + 1]],
                                dim=1)
