@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -196,10 +197,10 @@ def _run_on_ray(cfg: RunConfig, units: list[Any], years: list[int], scenes: dict
 
     store = cfg.resolved_cube_store()
     Worker = actor_class(cfg.infer.num_cpus, cfg.infer.num_gpus)
+    tiles_per_actor = math.ceil(len(units) * len(years) / cfg.infer.num_actors)  # decides torch.compile on "auto"
     # actors load torch and the checkpoint while the cubes are being built
     actors = [Worker.remote(checkpoint, cfg.infer.threads_per_actor, cfg.infer.patch_size,
-                            cfg.infer.overlap, cfg.infer.batch_size,
-                            cfg.infer.options(-(-len(units) * len(years) // cfg.infer.num_actors)))
+                            cfg.infer.overlap, cfg.infer.batch_size, cfg.infer.options(tiles_per_actor))
               for _ in range(cfg.infer.num_actors)]
     t = time.perf_counter()
     task = _stage(bar, "cube", len(units))

@@ -42,10 +42,11 @@ def run(args: argparse.Namespace) -> int:
         from glacierscale.errors import ConfigError
         from glacierscale.model.train import group_problem
 
-        updates["groups"] = [g.strip() for g in args.groups.split(",") if g.strip()]
-        problem = group_problem(updates["groups"])  # type: ignore[arg-type]
+        groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+        problem = group_problem(groups)
         if problem:
             raise ConfigError(f"--{problem}")
+        updates["groups"] = groups
     summary = train(cfg.model_copy(update=updates))
     print(json.dumps(summary, indent=1))
     print(f"checkpoint written to {updates.get('out', cfg.out)}")

@@ -178,8 +178,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                                            "validation": sorted({s.region for s in val_set})}}
     if val_set:
         summary["validation_iou"] = validate(model, out, bands, mean, std, val_set, cfg, optional)
-    save_checkpoint(out, model, bands, mean, std, {**cfg.model_dump(), **summary}, data_hash(samples),
-                    optional_groups=optional)
+    # the config's region definitions stay under "regions"; the summary's train/validation split goes to "split"
+    record = {**cfg.model_dump(), **{k: v for k, v in summary.items() if k != "regions"}, "split": summary["regions"]}
+    save_checkpoint(out, model, bands, mean, std, record, data_hash(samples), optional_groups=optional)
     np.savetxt(out / "loss.csv", np.asarray(losses), fmt="%.5f", header="loss per step", comments="")
     if val_set:
         from glacierscale.model.evaluate import calibrate

@@ -56,6 +56,9 @@ def test_train_in_one_process_writes_a_fusion_checkpoint(tmp_path: Path) -> None
     assert config["optional_groups"] == ["dem", "sar", "thermal"]
     assert config["architecture"]["groups"]["optical"] == [0, 1, 2, 3, 4, 5]
     assert config["calibration"]["scenes"] == ["b"] and config["calibration"]["temperature"] > 0
+    # the record keeps the region definitions that made the checkpoint, and the split beside them
+    assert [r["name"] for r in config["training"]["regions"]] == ["a", "b"]
+    assert config["training"]["split"] == {"train": ["a"], "validation": ["b"]}
     assert (tmp_path / "ckpt" / "training-curve.png").is_file()
     cached = list((tmp_path / "work" / "a").glob("cubes-*.npz"))
     assert len(cached) == 1  # a second run reads the cubes from the training cache
