@@ -89,7 +89,7 @@ class GridConfig(_Strict):
     # the defaults are those of glacierscale.inventory.grid (10.24 km tiles of 10 m pixels, 1 km margin, 32 px
     # overlap); repeated here so reading a config does not import the geometry stack (a test keeps them equal)
     resolution: float = Field(10.0, gt=0)
-    tile_size: int = Field(1024, ge=64)
+    tile_size: int = Field(1024, ge=8)
     margin_m: float = Field(1000.0, ge=0)
     overlap_px: int = Field(32, ge=0, description="pixels read around each tile for context and blending")
 
@@ -113,6 +113,11 @@ class InferConfig(_Strict):
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="bf16 autocast on a GPU and fp32 on a CPU (auto), or either everywhere")
     channels_last: bool = Field(False, description="channels-last memory format (measured: docs/model.md)")
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="custom Ray resources an actor needs, e.g. {gpu_node: 1}: actors go only "
+        "to nodes that offer them (ray_cluster.yaml / deploy/ give GPU workers that resource)")
+    max_restarts: int = Field(3, ge=-1, description="restarts of a dead actor (-1: unlimited)")
+    max_task_retries: int = Field(3, ge=-1, description="retries of an item whose actor died mid-call")
     compile: bool | Literal["auto"] = Field(
         "auto", description="torch.compile the network once per actor; auto: when each actor maps enough tiles "
         "to win back the compile time (docs/model.md)")
@@ -131,6 +136,20 @@ class InferConfig(_Strict):
         return self
 
 
+class StreamConfig(_Strict):
+    """How the run streams (unit, year) items: in flight, batches, retries, the circuit breaker, placement."""
+
+    max_in_flight: int = Field(0, ge=0, description="items in flight at once (0: 2 × the cluster's CPU slots)")
+    batch_items: int = Field(32, ge=1, description="staged items per archive checkpoint (a commit on the run branch)")
+    max_attempts: int = Field(3, ge=1, description="attempts per item for transient failures (HTTP 5xx/429, timeouts)")
+    backoff_s: float = Field(1.0, ge=0, description="first retry delay; doubles per attempt")
+    breaker_window: int = Field(20, ge=1, description="recent finished items the circuit breaker looks at")
+    breaker_failed_share: float = Field(0.8, gt=0, le=1, description="stop when this share of the window failed")
+    task_resources: dict[str, float] = Field(
+        default_factory=dict, description="custom Ray resources select/cube/reduce tasks need, e.g. {cpu_node: 0.01}")
+    task_cpus: float = Field(0.5, gt=0, description="CPUs reserved per select/cube/reduce task")
+
+
 class RunConfig(_Strict):
     """Everything ``glacierscale run`` needs; flags on the command line override these fields."""
 
@@ -147,6 +166,8 @@ class RunConfig(_Strict):
     grid: GridConfig = GridConfig()
     model: ModelConfig = ModelConfig()
     infer: InferConfig = InferConfig()
+    stream: StreamConfig = StreamConfig()
+    state_dir: str | None = Field(None, description="run ledger and scene selections; default <archive>/../state")
     ray_address: str | None = None
     mode: Literal["local", "cluster"] = "local"
 
@@ -170,6 +191,14 @@ class RunConfig(_Strict):
             return list(parse_region_codes(v if isinstance(v, str | list | tuple) or v is None else str(v)))
         except ConfigError as err:
             raise ValueError(str(err)) from None
+
+    def resolved_state_dir(self) -> str:
+        """Return where ledgers and selections live: ``state`` beside the archive (``<archive>-state`` on S3)."""
+        if self.state_dir:
+            return self.state_dir
+        if "://" in self.archive:
+            return self.archive.rstrip("/") + "-state"
+        return str(Path(self.archive).resolve().parent / "state")
 
     def resolved_cube_store(self) -> str:
         """Return the cube store location, defaulting to a ``cubes`` folder beside the archive."""
@@ -241,7 +270,7 @@ def load_run_config(path: str | Path | None, overrides: dict[str, Any] | None = 
     # relative paths in a config file are relative to that file
     if path:
         base = Path(path).resolve().parent
-        for key in ("inventory", "archive", "cube_store", "plan"):
+        for key in ("inventory", "archive", "cube_store", "plan", "state_dir"):
             v = data.get(key)
             if isinstance(v, str) and "://" not in v and not Path(v).is_absolute() and key not in given:
                 data[key] = str(base / v)

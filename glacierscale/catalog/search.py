@@ -9,6 +9,8 @@ from shapely.geometry import box, shape
 
 from glacierscale.errors import CatalogError, EmptySearchError
 
+SEARCH_TIMEOUT_S = 60.0  # per HTTP request: a hung STAC API fails the search (and is retried) instead of waiting forever
+
 
 def item_datetime(item: Any) -> datetime:
     """Return the item's acquisition time (start_datetime for ranges) as an aware UTC datetime."""
@@ -35,7 +37,7 @@ def search_items(
     import pystac_client
 
     try:
-        client = pystac_client.Client.open(url, modifier=modifier)
+        client = pystac_client.Client.open(url, modifier=modifier, timeout=SEARCH_TIMEOUT_S)
         found = client.search(
             collections=[collection], bbox=list(bbox),
             datetime=[start.isoformat(), end.isoformat()], max_items=max_items, limit=100,

@@ -65,14 +65,22 @@ def rank_optical(items: list[Any], collection: str, max_cloud: float, max_scenes
     notes: dict[str, str] = {}
     if mask_asset and grid is not None:
         end = window_end or (max(item_datetime(it) for it in usable) if usable else datetime.now(UTC))
-        keyed = []
+        keyed: list[tuple[Any, Any]] = []
+        scarce: list[tuple[Any, Any]] = []
         for it in usable:
             stats = scene_stats(it, mask_asset, clear_classes or [], grid.epsg, grid.bounds, grid.shape)
             notes[it.id] = describe(stats)
-            if stats.clear < min_clear:
+            key = (rank_key(stats, item_datetime(it), end, it.properties.get("view:sun_elevation")), it)
+            if stats.clear <= 0:
                 decisions.append(SceneDecision(it.id, False, f"no clear view: {notes[it.id]}"))
-                continue
-            keyed.append((rank_key(stats, item_datetime(it), end, it.properties.get("view:sun_elevation")), it))
+            elif stats.clear < min_clear:
+                scarce.append(key)
+            else:
+                keyed.append(key)
+        if not keyed:  # only scenes that see a little of the unit: map from what there is
+            keyed = scarce
+        else:
+            decisions += [SceneDecision(it.id, False, f"little clear view: {notes[it.id]}") for _, it in scarce]
         usable = [it for _, it in sorted(keyed, key=lambda kv: kv[0])]
     else:
         usable.sort(key=lambda it: (float(it.properties.get("eo:cloud_cover", 100.0)), item_datetime(it)))
@@ -101,11 +109,12 @@ def season_window(year: int, start_mmdd: str, end_mmdd: str) -> tuple[datetime, 
 
 def select_scenes(url: str, provider: Provider, bbox: tuple[float, float, float, float], year: int,
                   season: tuple[str, str], max_cloud: float, max_scenes: int,
-                  grid: UnitGrid | None = None) -> dict[str, SceneSelection]:
+                  grid: UnitGrid | None = None, require_optical: bool = True) -> dict[str, SceneSelection]:
     """Return the selection per sensor of ``provider`` for one work unit (WGS84 bbox) and year.
 
     The DEM is static and searched over all time; a sensor with no scene gets an empty selection (the
-    cube marks it missing) unless it is the optical sensor, without which nothing can be mapped.
+    cube marks it missing). Without an optical scene nothing can be mapped: EmptySearchError with
+    ``require_optical``, else an empty optical selection whose decisions say why (the run records a gap).
     """
     from glacierscale.catalog.access import modifier_for
 
@@ -120,15 +129,15 @@ def select_scenes(url: str, provider: Provider, bbox: tuple[float, float, float,
             continue
         try:
             items = search_items(url, sdef.collection, bbox, start, end, modifier=signer)
-        except EmptySearchError:
-            if sensor == "s2":
+        except EmptySearchError as err:
+            if sensor == "s2" and require_optical:
                 raise
-            out[sensor] = SceneSelection(sdef.collection, [], [])
+            out[sensor] = SceneSelection(sdef.collection, [], [SceneDecision("", False, str(err))] if sensor == "s2" else [])
             continue
         if sdef.mask_asset and sdef.clear_scl:  # optical with a class mask: rank over the unit
             out[sensor] = rank_optical(items, sdef.collection, max_cloud, max_scenes, mask_asset=sdef.mask_asset,
                                        clear_classes=sdef.clear_scl, grid=grid, window_end=end)
-            if not out[sensor].items and sensor == "s2":
+            if not out[sensor].items and sensor == "s2" and require_optical:
                 raise EmptySearchError(
                     f"no {sdef.collection} scene of {year} gives a clear view of the unit at "
                     f"{tuple(round(v, 4) for v in bbox)}: "

@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--threads", type=int, default=2, help="torch threads for the model-only timing")
     i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(func=run)
+    from glacierscale.cli import bench_pipeline
+
+    bench_pipeline.register(bsub)
 
 
 def run(args: argparse.Namespace) -> int:

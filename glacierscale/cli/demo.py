@@ -65,13 +65,21 @@ def run(args: argparse.Namespace) -> int:
     cfg_path = prepare(workdir, args.seed, progress=not args.quiet)
     cfg = load_run_config(cfg_path)
     result = run_pipeline(cfg, progress=not args.quiet, console=console)
+    if result.failures:
+        from glacierscale.cli.tables import failure_table
+
+        console.print(failure_table(result.failures))
+        return 1
     truth_df = gpd.read_file(workdir / "catalog" / "truth" / "truth_outlines.gpkg")
     truth = truth_df.pivot(index="glacier_id", columns="year", values="area_km2")
     console.print(area_table(result.areas, truth, title="demo: mapped vs true glacier area (km²)"))
     archive = open_archive(cfg.archive)
     last = max(cfg.years)
-    unit = archive.unit(result.units[0])
-    outlines = truth_df[truth_df["year"] == last].to_crs(int(unit.attrs["epsg"]))
+    unit = archive.tile(result.units[0])
+    import rioxarray  # noqa: F401  (registers .rio)
+
+    epsg = int(unit.attrs.get("epsg") or unit.rio.crs.to_epsg())
+    outlines = truth_df[truth_df["year"] == last].to_crs(epsg)
     plot = workdir / "demo.png"
     demo_figure(unit["classes"].sel(year=last).load(), outlines, archive.table(), truth, plot, last)
     err = _errors(result.areas, truth)

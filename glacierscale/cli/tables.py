@@ -24,3 +24,27 @@ def area_table(areas: pd.DataFrame, truth: pd.DataFrame | None = None, title: st
             cells.append(f"{row[y]:.3f}/{t:.3f} {err:>6}")
         table.add_row(*cells)
     return table
+
+
+def ledger_table(summary: dict[str, object], title: str = "run ledger: items per year") -> Table:
+    """Return a table of item counts per year and status (done / gap / failed / published ...)."""
+    per_year = summary.get("per_year") or {}
+    assert isinstance(per_year, dict)
+    statuses = sorted({s for counts in per_year.values() for s in counts})
+    table = Table(title=title, padding=(0, 1))
+    table.add_column("year", style="bold")
+    for s in statuses:
+        table.add_column(s, justify="right")
+    for year, counts in sorted(per_year.items()):
+        table.add_row(str(year), *(str(counts.get(s, 0)) for s in statuses))
+    return table
+
+
+def failure_table(failures: list[dict[str, object]], limit: int = 50) -> Table:
+    """Return a table of failed items: unit, year, file, reason (at most ``limit`` rows)."""
+    table = Table(title=f"failed items ({len(failures)})", padding=(0, 1), show_lines=False)
+    for col in ("unit", "year", "file", "reason"):
+        table.add_column(col, overflow="fold")
+    for f in failures[:limit]:
+        table.add_row(str(f["unit_id"]), str(f["year"]), str(f.get("file") or "–"), str(f.get("reason", "")))
+    return table

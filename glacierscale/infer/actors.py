@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from glacierscale.infer.options import InferOptions, forward_fn
 from glacierscale.infer.patches import predict_classes, select_bands
 from glacierscale.model.checkpoint import NODATA_CLASS
+
+if TYPE_CHECKING:
+    from glacierscale.cube.years import CubeYear
 
 
 @dataclass(frozen=True)
@@ -18,9 +21,13 @@ class TileResult:
 
     unit_id: str
     year: int
-    classes: np.ndarray  # uint8, 255 = nodata
-    glacier_probability: np.ndarray  # uint8 percent, 255 = nodata
+    classes: np.ndarray | None  # uint8, 255 = nodata; None for a gap (nothing to map)
+    glacier_probability: np.ndarray | None  # uint8 percent, 255 = nodata
     seconds: float
+    missing: dict[str, bool] = field(default_factory=dict)  # sensors without a scene, from the cube
+    cube_seconds: float = 0.0
+    cube_built: bool = False
+    reason: str = ""  # why a gap is a gap
 
 
 class InferenceWorker:
@@ -56,8 +63,28 @@ class InferenceWorker:
         return TileResult(unit_id, year, classes, glacier, time.perf_counter() - t0)
 
 
-def actor_class(num_cpus: float, num_gpus: float) -> Any:
-    """Return InferenceWorker as a Ray actor class with the requested resources."""
+    def predict_cube(self, cube: CubeYear) -> TileResult:
+        """Map one run item's cube (a gap passes through without touching the model)."""
+        if cube.data is None:
+            return TileResult(cube.unit_id, cube.year, None, None, 0.0, cube.missing, cube.seconds, cube.built,
+                              cube.reason)
+        r = self.predict(cube.unit_id, cube.year, (cube.data, cube.bands))
+        return TileResult(r.unit_id, r.year, r.classes, r.glacier_probability, r.seconds, cube.missing,
+                          cube.seconds, cube.built)
+
+    def ping(self) -> bool:
+        return True
+
+
+def actor_class(num_cpus: float, num_gpus: float, *, resources: dict[str, float] | None = None,
+                max_restarts: int = 0, max_task_retries: int = 0) -> Any:
+    """Return InferenceWorker as a Ray actor class with the requested resources.
+
+    ``resources`` (custom resources such as ``{"gpu_node": 1}``) pin actors to nodes that offer them; with
+    ``max_restarts`` a dead actor (node lost, OOM kill) is restarted with its constructor arguments and its
+    in-flight calls are retried up to ``max_task_retries`` times.
+    """
     import ray
 
-    return ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(InferenceWorker)
+    return ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources or {},
+                      max_restarts=max_restarts, max_task_retries=max_task_retries)(InferenceWorker)

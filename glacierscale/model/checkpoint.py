@@ -18,8 +18,7 @@ import numpy as np
 
 from glacierscale.errors import CheckpointError
 
-CLASSES = ("background", "clean_ice", "debris_ice")
-NODATA_CLASS = 255
+from glacierscale.classes import CLASSES, NODATA_CLASS
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 

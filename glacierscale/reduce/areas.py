@@ -17,8 +17,8 @@ from rasterio import features
 from scipy import ndimage
 from skimage.morphology import remove_small_objects
 
+from glacierscale.classes import NODATA_CLASS
 from glacierscale.inventory.units import WorkUnit
-from glacierscale.model.checkpoint import NODATA_CLASS
 
 
 @dataclass(frozen=True)

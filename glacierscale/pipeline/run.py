@@ -1,0 +1,213 @@
+"""``run`` and ``update``: plan the items, decide which need work, drive them, publish once, report."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from glacierscale.config import RunConfig
+from glacierscale.pipeline.context import catalog_endpoint, check_checkpoint, plan_run, ray_session
+from glacierscale.pipeline.driver import DriveOptions, Key, Policy, StreamingDriver
+from glacierscale.pipeline.ledger import ItemRecord, ledger_path, read_ledger, stage_seconds, summarize, write_ledger
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from glacierscale.archive.staging import TileRecord
+    from glacierscale.catalog.tasks import SelectionRecord
+    from glacierscale.pipeline.stages import StageFunctions
+
+StagesFactory = Callable[[RunConfig, str, Any, str, str, int], "tuple[StageFunctions, str]"]
+
+
+@dataclass
+class RunResult:
+    """What a run did: the archive rows of its glaciers × years, the snapshot, the ledger summary."""
+
+    areas: pd.DataFrame
+    snapshot: str | None
+    units: list[str]
+    run_id: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    found_done: int = 0
+    skipped_years: list[int] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+    ledger: str = ""
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        return list(self.summary.get("failures", []))
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every item finished (done or gap), 1 when some failed."""
+        return 1 if self.failures else 0
+
+
+def run_id_of(cfg: RunConfig, units: list[Any], years: list[int], kind: str) -> str:
+    """Return a stable id for the same config name, units and years (a rerun resumes the same run)."""
+    key = json.dumps({"units": [u.unit_id for u in units], "years": years, "catalog": cfg.catalog.url,
+                      "provider": cfg.catalog.provider, "kind": kind}, sort_keys=True)
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in cfg.name)[:40]
+    return f"{slug}-{kind}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def _policy(held: dict[Key, TileRecord], model_hash: str, *, update: bool, reprocess_changed: bool,
+            reprocess_model: bool) -> Policy:
+    """Return which items need a search and which need mapping, given what the archive holds."""
+
+    def needs_select(key: Key) -> bool:
+        h = held.get(key)
+        if not update or h is None or h.status == "gap" or reprocess_changed:
+            return True
+        return reprocess_model and h.model_hash != model_hash
+
+    def needs_run(key: Key, sel: SelectionRecord) -> bool:
+        h = held.get(key)
+        if h is None:
+            return True
+        same_input, same_model = h.input_hash == sel.input_hash, h.model_hash == model_hash
+        if not update:  # run: redo whatever changed (new scenes, new checkpoint)
+            return not (same_input and same_model)
+        if h.status == "gap":
+            return not same_input  # a gap is filled when new scenes appear
+        return (reprocess_changed and not same_input) or (reprocess_model and not same_model)
+
+    return Policy(needs_select, needs_run)
+
+
+def _drive_options(cfg: RunConfig) -> DriveOptions:
+    import ray
+
+    s, i = cfg.stream, cfg.infer
+    cpus = float(ray.cluster_resources().get("CPU", os.cpu_count() or 2))
+    k = s.max_in_flight or max(2, int(2 * cpus))
+    return DriveOptions(k, s.batch_items, s.max_attempts, s.backoff_s, s.breaker_window, s.breaker_failed_share,
+                        s.task_cpus, dict(s.task_resources), i.num_actors, i.num_cpus, i.num_gpus, dict(i.resources),
+                        i.max_restarts, i.max_task_retries)
+
+
+def _default_factory(cfg: RunConfig, url: str, provider: Any, checkpoint: str, run_id: str,
+                     tiles_per_actor: int) -> tuple[StageFunctions, str]:
+    from glacierscale.model.checkpoint import load_checkpoint
+    from glacierscale.pipeline.stages import default_stages
+
+    return (default_stages(cfg, url, provider, checkpoint, run_id=run_id, tiles_per_actor=tiles_per_actor),
+            load_checkpoint(checkpoint).model_hash)
+
+
+def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bool = True,
+                 console: Console | None = None, retry_failed: bool = False, update: bool = False,
+                 reprocess_changed: bool = False, reprocess_model: bool = False,
+                 stages: StagesFactory | None = None) -> RunResult:
+    """Run (or with ``update`` extend) the archive for the config's inventory and years; resumable."""
+    from glacierscale.archive.run import open_run, read_tiles
+    from glacierscale.archive.staging import RunPlan
+    from glacierscale.catalog.provider import load_provider
+    from glacierscale.errors import ArchiveNotFoundError
+    from glacierscale.inventory.attributes import glacier_attributes
+
+    t_start = time.perf_counter()
+    years = sorted(years or cfg.years)
+    inventory, units = plan_run(cfg)
+    provider = load_provider(cfg.catalog.provider)
+    checkpoint = check_checkpoint(cfg, provider) if stages is None else cfg.model.checkpoint
+    run_id = run_id_of(cfg, units, years, "update" if update else "run")
+    state = cfg.resolved_state_dir()
+    ledger = ledger_path(state, run_id)
+    if update:
+        with contextlib.suppress(ArchiveNotFoundError):  # unreachable is an error, never "start from scratch"
+            read_tiles(cfg.archive)
+    by_id = {u.unit_id: u for u in units}
+    keys: list[Key] = [(u.unit_id, y) for y in years for u in units]
+    previous = read_ledger(ledger)
+    records = {k: ItemRecord(k[0], k[1]) for k in keys}
+    kept_failed = [k for k in keys if k in previous and previous[k].status == "failed" and not retry_failed]
+    for k in kept_failed:
+        records[k] = previous[k]
+    todo = [k for k in keys if k not in set(kept_failed)]
+    glaciers = inventory.set_index(inventory["glacier_id"].astype(str), drop=False)
+    with ray_session(cfg), catalog_endpoint(cfg.catalog.url) as url:
+        tiles_per_actor = -(-len(todo) // cfg.infer.num_actors)
+        funcs, model_hash = (stages or _default_factory)(cfg, url, provider, checkpoint, run_id, tiles_per_actor)
+        plan = RunPlan(run_id, units, years, glacier_attributes(inventory), cfg.model_dump(mode="json"), model_hash,
+                       _code_version())
+        writer = open_run(cfg.archive, run_id, plan, staging=f"{state.rstrip('/')}/runs/{run_id}/staging")
+        held = writer.held()
+        policy = _policy(held, model_hash, update=update, reprocess_changed=reprocess_changed,
+                         reprocess_model=reprocess_model)
+        found_done = sum(1 for k in todo if k in held and held[k].model_hash == model_hash)
+
+        def unit_glaciers(unit: Any) -> Any:
+            return glaciers.loc[glaciers.index.intersection(list(unit.glacier_ids))]
+
+        driver = StreamingDriver(funcs, writer, by_id, records, ledger, _drive_options(cfg), policy, unit_glaciers,
+                                 model_hash)
+        from glacierscale.pipeline.progress import RunProgress
+
+        try:
+            with RunProgress(len(keys), console=console, enabled=progress, already_failed=len(kept_failed)) as bar:
+                driver.on_progress = bar.update
+                driver.drive(todo)
+                bar.update(driver)
+        finally:
+            driver.shutdown()
+        summary = summarize(records)
+        t_pub = time.perf_counter()
+        snapshot = writer.publish({"ledger": summary, "stage_seconds": stage_seconds(records),
+                                   "seconds": time.perf_counter() - t_start, "run_id": run_id})
+        publish_s = time.perf_counter() - t_pub
+    for rec in records.values():
+        if rec.status in ("done", "gap", "skipped"):
+            rec.status, rec.snapshot = "published", snapshot or rec.snapshot
+    write_ledger(ledger, records)
+    _forget_selections(state, run_id)
+    summary = summarize(records)
+    seconds = {"total": time.perf_counter() - t_start, "commits": driver.commit_seconds, "publish": publish_s,
+               **{f"{k}_per_item": v for k, v in stage_seconds(records).items()}}
+    return RunResult(_archive_rows(cfg.archive, glaciers.index, years), snapshot, [u.unit_id for u in units], run_id,
+                     seconds, summary, found_done, repairs=list(inventory.attrs.get("repairs", [])), ledger=ledger)
+
+
+def _code_version() -> str:
+    from glacierscale import __version__
+
+    return __version__
+
+
+def _forget_selections(state: str, run_id: str) -> None:
+    """Drop a published run's persisted selections: the next run searches the catalog again (new scenes)."""
+    import fsspec
+
+    fs, _, (p,) = fsspec.get_fs_token_paths(f"{state.rstrip('/')}/runs/{run_id}/selections")
+    if fs.exists(p):
+        fs.rm(p, recursive=True)
+
+
+def _archive_rows(location: str, glacier_ids: Any, years: list[int]) -> pd.DataFrame:
+    from glacierscale.archive.query import open_archive
+    from glacierscale.errors import ArchiveError
+
+    try:
+        table = open_archive(location).table()
+    except ArchiveError:
+        return pd.DataFrame(columns=["glacier_id", "year", "area_km2", "debris_km2"])
+    rows = table[table["glacier_id"].isin(set(glacier_ids)) & table["year"].isin(years)]
+    return rows.reset_index(drop=True)
+
+
+def update_pipeline(cfg: RunConfig, *, progress: bool = True, console: Console | None = None,
+                    reprocess_changed: bool = False, reprocess_model: bool = False,
+                    retry_failed: bool = False) -> RunResult:
+    """Process what the archive lacks: new years, new regions and gaps (changed scenes or model only on request)."""
+    return run_pipeline(cfg, progress=progress, console=console, update=True, reprocess_changed=reprocess_changed,
+                        reprocess_model=reprocess_model, retry_failed=retry_failed)

@@ -1,0 +1,103 @@
+"""The stage functions of a run item, pluggable (a benchmark swaps in stand-ins), and their Ray task wrappers.
+
+An item flows select → cube → infer → reduce+stage. Each body is a plain callable that Ray ships to a worker:
+``select(unit, year) -> SelectionRecord``, ``cube(unit, selection) -> CubeYear``, the inference actor's
+``predict_cube(cube) -> TileResult``, ``reduce(unit, tile, glaciers, selection, model_hash) -> UnitProduct``;
+the last task hands the product to the archive's ``writer.stage`` and returns only the small receipt.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from glacierscale.pipeline.failures import with_backoff
+
+if TYPE_CHECKING:
+    from glacierscale.archive.staging import RunWriter, StagedItem
+    from glacierscale.catalog.provider import Provider
+    from glacierscale.catalog.tasks import SelectionRecord
+    from glacierscale.config import RunConfig
+    from glacierscale.infer.actors import TileResult
+    from glacierscale.inventory.units import WorkUnit
+
+MAX_ATTRIBUTION_M = 100.0  # glacier pixels farther than this from every outline stay unattributed
+MIN_OBJECT_KM2 = 0.01  # the RGI's smallest mapped glacier size
+
+
+@dataclass(frozen=True)
+class StageFunctions:
+    """The bodies a run executes per item, and the inference worker class with its constructor arguments."""
+
+    select: Callable[..., Any]
+    cube: Callable[..., Any]
+    reduce: Callable[..., Any]
+    worker: type
+    worker_args: tuple[Any, ...] = ()
+    worker_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """What the driver gets back for a finished item: the staging receipt and seconds per stage."""
+
+    staged: StagedItem
+    seconds: dict[str, float]
+
+
+def _reduce_default(unit: WorkUnit, tile: TileResult, glaciers: Any, selection: SelectionRecord, model_hash: str, *,
+                    max_distance_m: float, min_object_km2: float) -> Any:
+    from glacierscale.reduce.tasks import reduce_item
+
+    return reduce_item(unit, tile, glaciers, input_hash=selection.input_hash, model_hash=model_hash,
+                       scenes=selection.scene_ids, max_distance_m=max_distance_m, min_object_km2=min_object_km2)
+
+
+def default_stages(cfg: RunConfig, url: str, provider: Provider, checkpoint: str, *, run_id: str,
+                   tiles_per_actor: int) -> StageFunctions:
+    """Return the real stage functions of a run: STAC selection, stackstac cubes, the ViT-U-Net, the reducer."""
+    from glacierscale.catalog.tasks import select_item
+    from glacierscale.infer.actors import InferenceWorker
+
+    s = cfg.season
+    select = functools.partial(
+        select_item, url, provider, state=cfg.resolved_state_dir(), run_id=run_id, season=(s.start, s.end),
+        south_season=(s.south_start, s.south_end), max_cloud=cfg.selection.max_cloud_cover,
+        max_scenes=cfg.selection.max_scenes)
+    cube = functools.partial(_cube_default, provider, store=cfg.resolved_cube_store())
+    reduce = functools.partial(_reduce_default, max_distance_m=MAX_ATTRIBUTION_M, min_object_km2=MIN_OBJECT_KM2)
+    i = cfg.infer
+    return StageFunctions(select, cube, reduce, InferenceWorker,
+                          (checkpoint, i.threads_per_actor, i.patch_size, i.overlap, i.batch_size,
+                           i.options(tiles_per_actor)))
+
+
+def _cube_default(provider: Provider, unit: WorkUnit, selection: SelectionRecord, *, store: str) -> Any:
+    from glacierscale.cube.tasks import cube_item
+
+    return cube_item(provider, unit, selection, store)
+
+
+def select_task(fn: Callable[..., Any], unit: WorkUnit, year: int, attempts: int, backoff_s: float) -> Any:
+    """Ray task: select one unit-year's scenes (transient failures retried with backoff)."""
+    return with_backoff(fn, unit, year, attempts=attempts, backoff_s=backoff_s)
+
+
+def cube_task(fn: Callable[..., Any], unit: WorkUnit, selection: SelectionRecord, attempts: int, backoff_s: float) -> Any:
+    """Ray task: the cube of one unit-year, reused or built (reads retried with backoff)."""
+    return with_backoff(fn, unit, selection, attempts=attempts, backoff_s=backoff_s)
+
+
+def reduce_stage_task(fn: Callable[..., Any], writer: RunWriter, unit: WorkUnit, tile: TileResult, glaciers: Any,
+                      selection: SelectionRecord, model_hash: str, attempts: int, backoff_s: float) -> ItemOutcome:
+    """Ray task: reduce one mapped unit-year and stage the product; return the receipt and stage seconds."""
+    t0 = time.perf_counter()
+    product = fn(unit, tile, glaciers, selection, model_hash)
+    t1 = time.perf_counter()
+    staged = with_backoff(writer.stage, product, attempts=attempts, backoff_s=backoff_s)
+    seconds = {"select": selection.seconds, "cube": tile.cube_seconds, "infer": tile.seconds,
+               "reduce": t1 - t0, "stage": time.perf_counter() - t1}
+    return ItemOutcome(staged, seconds)

@@ -1,0 +1,91 @@
+"""The reduce stage of a run item: the mapped padded tile → a :class:`UnitProduct` of its core tile.
+
+Cleans the classes (small objects), cuts the core tile, attributes glacier pixels to the unit's inventory
+glaciers and measures, per glacier, the ice area of observed pixels, the outline area and how much of it was
+observed (so a cloud gap is counted, never read as retreat), the boundary length and the ice polygons.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from glacierscale.classes import NODATA_CLASS
+from glacierscale.inventory.units import WorkUnit
+from glacierscale.reduce.products import GlacierPart, UnitProduct
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from glacierscale.infer.actors import TileResult
+
+
+def _perimeters_km(labels: np.ndarray, n: int, res_m: float) -> np.ndarray:
+    """Return, per label 0..n-1, the length (km) of pixel edges between that label and any other value."""
+    out = np.zeros(n, dtype=np.float64)
+    padded = np.pad(labels, 1, constant_values=0)
+    for a, b in ((padded[1:, :], padded[:-1, :]), (padded[:, 1:], padded[:, :-1])):
+        edge = a != b
+        out += np.bincount(a[edge].ravel(), minlength=n)[:n] + np.bincount(b[edge].ravel(), minlength=n)[:n]
+    return out * res_m / 1000.0
+
+
+def _polygons_wkb(ice_labels: np.ndarray, unit: WorkUnit) -> dict[int, bytes]:
+    """Return per label > 0 the union of its pixels as WKB (multi)polygons in the unit's CRS."""
+    from rasterio import features
+    from shapely.geometry import shape
+    from shapely.ops import unary_union
+
+    from glacierscale.reduce.areas import unit_transform
+
+    parts: dict[int, list[object]] = {}
+    for geom, value in features.shapes(ice_labels.astype(np.int32), mask=ice_labels > 0,
+                                       transform=unit_transform(unit), connectivity=4):
+        parts.setdefault(int(value), []).append(shape(geom))
+    return {k: unary_union(v).wkb for k, v in parts.items()}
+
+
+def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *, input_hash: str, model_hash: str,
+                scenes: dict[str, list[str]], max_distance_m: float, min_object_km2: float) -> UnitProduct:
+    """Return the unit-year's product from its mapped padded tile and the unit's glaciers (a gap stays a gap)."""
+    from glacierscale.reduce.areas import attribution_map, clean_classes, zone_mask
+
+    sensors = tuple(sorted(s for s, m in tile.missing.items() if not m))
+    if tile.classes is None or tile.glacier_probability is None:
+        return UnitProduct(unit, tile.year, "gap", input_hash, model_hash, sensors=sensors, scenes=scenes,
+                           reason=tile.reason or "nothing usable")
+    min_px = max(1, round(min_object_km2 * 1e6 / unit.resolution**2))
+    # clean on the padded tile, so an object that reaches into the overlap keeps its full size
+    classes = clean_classes(tile.classes, min_px)[unit.core()]
+    probability = tile.glacier_probability[unit.core()]
+    labels, ids = attribution_map(unit, glaciers, max_distance_m)
+    outlines, _ = attribution_map(unit, glaciers, 0.0)
+    inside = zone_mask(unit)
+    if inside is not None:
+        labels, outlines = np.where(inside, labels, 0), np.where(inside, outlines, 0)
+    px_km2 = unit.resolution**2 / 1e6
+    n = len(ids) + 1
+    nodata = classes == NODATA_CLASS
+    ice = (classes == 1) | (classes == 2)
+    ice_labels = np.where(ice, labels, 0)
+
+    def count(mask: np.ndarray, lab: np.ndarray) -> np.ndarray:
+        return np.bincount(lab[mask].ravel(), minlength=n) * px_km2
+
+    area, debris = count(ice, labels), count(classes == 2, labels)
+    outline, observed = count(np.ones_like(ice), outlines), count(~nodata, outlines)
+    prob = np.where(nodata | (probability == 255), 0, probability).astype(np.float64) / 100.0
+    soft = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n) * px_km2
+    perimeter = _perimeters_km(ice_labels, n, unit.resolution)
+    polygons = _polygons_wkb(ice_labels, unit)
+    parts = tuple(
+        GlacierPart(gid, float(area[i + 1]), float(debris[i + 1]), float(outline[i + 1]), float(observed[i + 1]),
+                    float(perimeter[i + 1]), float(soft[i + 1]), polygons.get(i + 1, b""))
+        for i, gid in enumerate(ids) if gid in unit.glacier_ids
+    )
+    counted = np.ones_like(nodata) if inside is None else inside
+    share = float((nodata & counted).sum() / max(1, counted.sum()))
+    return UnitProduct(unit, tile.year, "done", input_hash, model_hash, classes=classes, probability=probability,
+                       parts=parts, unattributed_km2=float(area[0]), nodata_share=share, sensors=sensors,
+                       scenes=scenes)
