@@ -37,8 +37,24 @@ class CheckpointError(GlacierscaleError, FileNotFoundError):
     """A model checkpoint is missing, corrupt or does not match the cube."""
 
 
+class TransientError(GlacierscaleError, OSError):
+    """A failure that may pass on retry (HTTP 5xx/429, timeouts, throttling); the run retries it with backoff."""
+
+
+class RunStoppedError(GlacierscaleError, RuntimeError):
+    """The run stopped itself: most recent items failed (circuit breaker); finished items are kept."""
+
+
 class ArchiveError(GlacierscaleError):
     """The change archive cannot be opened, written or queried."""
+
+
+class ArchiveNotFoundError(ArchiveError, FileNotFoundError):
+    """No change archive exists at the location (as opposed to one that cannot be reached)."""
+
+
+class ArchiveConflictError(ArchiveError):
+    """Another run landed results for the same items first; the message names that run and how to retry."""
 
 
 class NotAvailableError(GlacierscaleError, NotImplementedError):
