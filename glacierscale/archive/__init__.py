@@ -1,6 +1,6 @@
-"""Archive stage: the icechunk change archive (one atomic commit per run) and its query API."""
+"""Archive stage: the icechunk change archive (zone mosaics, glacier and tile records, runs) and its query API."""
 
 from glacierscale.archive.query import ChangeArchive, open_archive
-from glacierscale.archive.write import areas_dataset, commit_run, unit_dataset
+from glacierscale.archive.run import ArchiveRun, open_run, read_tiles
 
-__all__ = ["ChangeArchive", "areas_dataset", "commit_run", "open_archive", "unit_dataset"]
+__all__ = ["ArchiveRun", "ChangeArchive", "open_archive", "open_run", "read_tiles"]

@@ -6,7 +6,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-from glacierscale.errors import ArchiveError
+from glacierscale.archive.lock import LOCK_NAME
+from glacierscale.errors import ArchiveError, ArchiveNotFoundError
+
+LAYOUT_VERSION = 2  # root attribute ``glacierscale_layout``; version 1 had ``units/<unit_id>`` and ``areas``
+V1_GROUPS = ("units", "areas")
+
+
+def is_s3(location: str) -> bool:
+    return location.startswith("s3://")
+
+
+def s3_endpoint(**s3: Any) -> str | None:
+    """Return the S3-compatible endpoint to use (explicit, else ``AWS_ENDPOINT_URL``), None for AWS itself."""
+    endpoint = s3.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
+    return str(endpoint) if endpoint else None
 
 
 def storage_for(location: str, **s3: Any) -> Any:
@@ -17,11 +31,11 @@ def storage_for(location: str, **s3: Any) -> Any:
     """
     import icechunk
 
-    if location.startswith("s3://"):
+    if is_s3(location):
         bucket, _, prefix = location[5:].partition("/")
-        endpoint = s3.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = s3_endpoint(**s3)
         return icechunk.s3_storage(
-            bucket=bucket, prefix=prefix or None, endpoint_url=endpoint,
+            bucket=bucket, prefix=prefix.rstrip("/") or None, endpoint_url=endpoint,
             allow_http=bool(endpoint and endpoint.startswith("http://")), force_path_style=bool(endpoint),
             region=s3.get("region") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), from_env=True,
         )
@@ -30,13 +44,33 @@ def storage_for(location: str, **s3: Any) -> Any:
     return icechunk.local_filesystem_storage(str(Path(location).resolve()))
 
 
+def repository_config() -> Any:
+    """Return the repository configuration new archives are created with.
+
+    Mosaic manifests are split per year and per 32 × 32 tiles, so a commit rewrites the manifests of the
+    tiles it touches, not one manifest listing every chunk of the zone (commit time stays flat as the archive
+    grows; a one-year update writes only that year's manifests).
+    """
+    import icechunk as ic
+
+    split = ic.ManifestSplittingConfig.from_dict({
+        ic.ManifestSplitCondition.path_matches("/mosaics/.*"): {
+            ic.ManifestSplitDimCondition.DimensionName("year"): 1,
+            ic.ManifestSplitDimCondition.DimensionName("y"): 32,
+            ic.ManifestSplitDimCondition.DimensionName("x"): 32,
+        },
+    })
+    return ic.RepositoryConfig(manifest=ic.ManifestConfig(splitting=split))
+
+
 def open_repository(location: str, *, create: bool, **s3: Any) -> Any:
-    """Return the icechunk Repository at ``location``; create it if asked and absent."""
+    """Return the icechunk Repository at ``location``; create it if asked and absent.
+
+    Raises ArchiveNotFoundError when there is no archive (and ``create`` is false), ArchiveError when the
+    location cannot be reached or holds something else.
+    """
     import icechunk
 
-    # icechunk warns on every local commit that local storage is not for concurrent writers; a run
-    # commits once, from the driver, so keep its log to errors (ICECHUNK_LOG overrides)
-    icechunk.set_logs_filter(os.environ.get("ICECHUNK_LOG", "error"))
     storage = storage_for(location, **s3)
     try:
         if icechunk.Repository.exists(storage):
@@ -44,10 +78,28 @@ def open_repository(location: str, *, create: bool, **s3: Any) -> Any:
     except Exception as err:
         raise ArchiveError(f"cannot reach archive {location}: {err}") from err
     if not create:
-        raise ArchiveError(f"no change archive at {location}")
-    if not location.startswith("s3://"):
+        raise ArchiveNotFoundError(f"no change archive at {location}")
+    if not is_s3(location):
         p = Path(location)
-        if p.exists() and any(p.iterdir()):
+        if p.exists() and any(q.name != LOCK_NAME for q in p.iterdir()):
             raise ArchiveError(f"{location} exists and is not an empty folder nor a change archive; "
                                "refusing to write into it")
-    return icechunk.Repository.create(storage)
+    try:
+        repo = icechunk.Repository.create(storage, config=repository_config())
+        repo.save_config()
+    except Exception as err:
+        raise ArchiveError(f"cannot create archive {location}: {err}") from err
+    return repo
+
+
+def check_layout(root: Any, location: str) -> None:
+    """Refuse a version-1 archive (per-unit groups) with a message saying what to do."""
+    names = set(root.group_keys())
+    if names & set(V1_GROUPS) and "mosaics" not in names:
+        raise ArchiveError(
+            f"{location} is a version-1 change archive (per-unit groups 'units/' and 'areas'); this glacierscale "
+            "reads and writes layout version 2 (zone mosaics, glaciers, tiles, runs). Re-run into a new archive "
+            "(glacierscale run CONFIG --archive NEW); version-1 archives are read by glacierscale 0.1.0 (git history before the layout change)")
+    version = root.attrs.get("glacierscale_layout")
+    if version is not None and int(version) > LAYOUT_VERSION:  # type: ignore[call-overload]
+        raise ArchiveError(f"{location} has archive layout {version}; this glacierscale reads up to {LAYOUT_VERSION}")

@@ -1,0 +1,145 @@
+"""Per-glacier records: (glacier, year) values summed from the live parts of every tile, and run records.
+
+A glacier that spans several tiles has one part per tile-year; its area for a year is the sum of its parts.
+A part is live while its tile-year record points at it (``parts_start``/``parts_count``), so re-doing a
+tile-year replaces its old parts. Quality: ``gap`` when every tile of the glacier-year had no usable view,
+``partial`` when some had none or the observed fraction is below 0.9, else ``ok``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from glacierscale.archive import tables
+from glacierscale.archive.commit import tile_records
+
+PARTIAL_BELOW = 0.9  # observed fraction under which a glacier-year is "partial"
+
+
+def live_parts(root: Any, glacier_ids: set[str] | None = None) -> pd.DataFrame:
+    """Return the live parts (optionally of some glaciers) with their tile-year's sensors and model hash."""
+    recs = tile_records(root, ("status", "model_hash", "sensors", "parts_start", "parts_count"))
+    parts = root["parts"] if "parts" in root else None
+    if parts is None or recs.empty:
+        return pd.DataFrame(columns=["tile", "year", "glacier_id", *tables.PART_NUMBERS, "gap", "part"])
+    n = tables.size(parts, "part")
+    live = np.zeros(n, dtype=bool)
+    counts = recs["parts_count"].to_numpy(dtype=np.int64)
+    starts = recs["parts_start"].to_numpy(dtype=np.int64)
+    if counts.sum():
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        live[np.repeat(starts, counts) + offsets] = True
+    gid = tables.text(parts["glacier_id"][...])
+    keep = live & (np.isin(gid, list(glacier_ids)) if glacier_ids is not None else True)
+    idx = np.flatnonzero(keep)
+    frame = pd.DataFrame({"part": idx, "glacier_id": gid[idx],
+                          **{c: np.asarray(parts[c][...])[idx] for c in ("tile", "year", "gap", *tables.PART_NUMBERS)}})
+    return frame.merge(recs[["tile", "year", "model_hash", "sensors"]], on=["tile", "year"], how="left")
+
+
+def summarise(parts: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per (glacier_id, year) with the archived glacier-year values."""
+    p = parts.copy()
+    seen = p["gap"] == 0
+    for c in ("area_km2", "debris_km2", "unc_km2", "outline_km2", "observed_km2"):
+        p[c] = p[c].where(seen)
+    p["seen"] = seen
+    p["sensors"] = p["sensors"].where(seen, "")
+    p["model_hash"] = p["model_hash"].where(seen, "")
+
+    def joined(values: pd.Series) -> str:
+        return ",".join(sorted({s for v in values for s in str(v).split(",") if s}))
+
+    g = p.groupby(["glacier_id", "year"], sort=True)
+    out = g.agg(area_km2=("area_km2", lambda s: s.sum(min_count=1)), debris_km2=("debris_km2", lambda s: s.sum(min_count=1)),
+                area_unc_km2=("unc_km2", lambda s: s.sum(min_count=1)), outline=("outline_km2", "sum"),
+                observed=("observed_km2", "sum"), any_seen=("seen", "any"), all_seen=("seen", "all"),
+                sensors=("sensors", joined), model_hash=("model_hash", joined)).reset_index()
+    frac = np.where(out["outline"] > 0, out["observed"] / out["outline"].where(out["outline"] > 0, 1.0), np.nan)
+    out["observed_fraction"] = np.where(out["any_seen"], frac, 0.0)
+    out["quality"] = np.select([~out["any_seen"], ~out["all_seen"] | (out["observed_fraction"] < PARTIAL_BELOW)],
+                               ["gap", "partial"], "ok")
+    return out.drop(columns=["outline", "observed", "any_seen", "all_seen"])
+
+
+def update_glaciers(root: Any, touched: pd.DataFrame, attrs: pd.DataFrame | None, run_id: str) -> int:
+    """Recompute the (glacier, year) records of ``touched`` (glacier_id, year) pairs; return how many changed."""
+    if touched.empty:
+        return 0
+    ids = set(touched["glacier_id"].astype(str))
+    summary = summarise(live_parts(root, ids))
+    pairs = touched[["glacier_id", "year"]].drop_duplicates().astype({"glacier_id": str, "year": int})
+    values = pairs.merge(summary, on=["glacier_id", "year"], how="left")
+    values["quality"] = values["quality"].fillna("")
+    for c in ("sensors", "model_hash"):
+        values[c] = values[c].fillna("")
+    values["run_id"] = np.where(values["quality"] != "", run_id, "")
+    group = tables.open_table(root, "glaciers", tables.GLACIERS, create=True)
+    all_ids = _insert(group, sorted(ids))
+    if attrs is not None and not attrs.empty:
+        a = attrs.astype({"glacier_id": str}).drop_duplicates("glacier_id").set_index("glacier_id")
+        a = a.loc[a.index.intersection(sorted(ids))]
+        if len(a):
+            pos = np.searchsorted(all_ids, a.index.to_numpy(dtype=object))
+            for n in tables.GLACIER_ATTRS[1:]:
+                if n in a:
+                    col = a[n]
+                    group[n].oindex[pos] = (col.astype(float).to_numpy() if n in ("lon", "lat")
+                                            else tables.strings(col.fillna("")))
+    years = tables.year_indices(group, sorted(values["year"].unique().tolist()))
+    pos = np.searchsorted(all_ids, values["glacier_id"].to_numpy(dtype=object))
+    yi = values["year"].map(years).to_numpy()
+    for n in tables.GLACIER_YEAR:
+        col = values[n]
+        group[n].vindex[pos, yi] = tables.strings(col) if tables.GLACIERS[n][1] == "str" else col.to_numpy(dtype=float)
+    return len(values)
+
+
+def _insert(group: Any, ids: list[str]) -> np.ndarray:
+    """Add missing glacier ids keeping the axis sorted; return the sorted ids. Appends when they sort last."""
+    have = tables.text(group["glacier_id"][...])
+    new = sorted(set(ids) - set(have.tolist()))
+    if not new:
+        return have
+    if len(have) == 0 or new[0] > have[-1]:
+        tables.append(group, "glacier", {"glacier_id": tables.strings(new)})
+        return np.concatenate([have, np.asarray(new, dtype=object)])
+    # an id sorting inside the axis: rewrite the glacier group in order (a new region of lower ids, rare)
+    merged = np.asarray(sorted([*have.tolist(), *new]), dtype=object)
+    where = np.searchsorted(merged, have)
+    arrays = {name: np.asarray(arr[...]) for name, arr in group.arrays()
+              if "glacier" in (arr.metadata.dimension_names or ())}
+    tables.grow(group, "glacier", len(merged))
+    for name, old in arrays.items():
+        fill = group[name].fill_value
+        old = tables.text(old) if old.dtype.kind == "T" else old
+        data = np.full((len(merged), *old.shape[1:]), fill, dtype=old.dtype)
+        data[where] = old
+        if name == "glacier_id":
+            data = merged
+        group[name][...] = data
+    return merged
+
+
+def append_run(root: Any, run_id: str, base: str, record: dict[str, Any]) -> None:
+    """Append one record to ``runs``."""
+    group = tables.open_table(root, "runs", tables.RUNS, create=True)
+    tables.append(group, "run", {"run_id": tables.strings([run_id]),
+                                 "published_at": tables.strings([time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())]),
+                                 "source_snapshot": tables.strings([base]),
+                                 "record": tables.strings([json.dumps(record, default=str)])})
+
+
+def runs(root: Any) -> pd.DataFrame:
+    """Return the run records (run_id, published_at, source_snapshot, record as dict)."""
+    if "runs" not in root:
+        return pd.DataFrame(columns=list(tables.RUNS))
+    data = tables.read(root["runs"], list(tables.RUNS))
+    frame = pd.DataFrame({k: tables.text(v) for k, v in data.items()})
+    frame["record"] = [json.loads(r) if r else {} for r in frame["record"]]
+    return frame
