@@ -1,0 +1,125 @@
+"""Killed actors and a killed driver: the run completes or resumes, and the archive equals an uninterrupted run's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+from run_helpers import standin_config
+
+from glacierscale.archive import open_archive
+from glacierscale.errors import ArchiveError
+from glacierscale.pipeline.ledger import ledger_path, read_ledger
+from glacierscale.pipeline.run import run_pipeline, run_id_of
+from glacierscale.pipeline.standins import StandinFactory
+
+pytestmark = [pytest.mark.usefixtures("local_ray"), pytest.mark.slow]
+COLUMNS = ["glacier_id", "year", "area_km2", "debris_km2", "observed_fraction", "quality"]
+
+
+def _table(archive: str) -> pd.DataFrame:
+    return open_archive(archive).table()[COLUMNS].sort_values(["glacier_id", "year"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """The uninterrupted run of 12 units × 2 years (one half-clouded unit) that every interrupted run must equal."""
+    cfg = standin_config(tmp_path_factory.mktemp("reference"), 12)
+    result = run_pipeline(cfg, progress=False, stages=StandinFactory(cloud_units=CLOUDY))
+    assert result.exit_code == 0
+    return _table(cfg.archive)
+
+
+CLOUDY = frozenset({"32632_20m_16_1202_16000"})
+
+
+def _worker_processes() -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "ThresholdWorker" in cmd and p.pid != os.getpid():
+            found.append(p)
+    return found
+
+
+def test_a_killed_inference_actor_is_restarted_and_the_run_completes(tmp_path: Path, reference: pd.DataFrame) -> None:
+    cfg = standin_config(tmp_path, 12)
+    killed: list[int] = []
+
+    def kill_once() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ledger = read_ledger(ledger_path(cfg.resolved_state_dir(), run_id_of(cfg, _units(cfg), cfg.years, "run")))
+            procs = _worker_processes()
+            if procs and sum(r.status == "done" for r in ledger.values()) >= 4:
+                for p in procs:
+                    p.send_signal(signal.SIGKILL)
+                    killed.append(p.pid)
+                return
+            time.sleep(0.1)
+
+    t = threading.Thread(target=kill_once)
+    t.start()
+    result = run_pipeline(cfg, progress=False, stages=StandinFactory(cloud_units=CLOUDY, delay_s=0.15))
+    t.join()
+    assert killed, "the actor was never killed: the test did not test anything"
+    assert result.exit_code == 0 and result.summary["counts"] == {"published": 24}
+    pd.testing.assert_frame_equal(_table(cfg.archive), reference)
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {helpers!r})
+from pathlib import Path
+from run_helpers import standin_config
+from glacierscale.pipeline.run import run_pipeline
+from glacierscale.pipeline.standins import StandinFactory
+cfg = standin_config(Path({tmp!r}), 12)
+run_pipeline(cfg, progress=False, stages=StandinFactory(cloud_units=frozenset({cloudy!r}), delay_s=0.3))
+"""
+
+
+def test_a_killed_driver_resumes_where_it_stopped(tmp_path: Path, reference: pd.DataFrame) -> None:
+    cfg = standin_config(tmp_path, 12)
+    ledger = ledger_path(cfg.resolved_state_dir(), run_id_of(cfg, _units(cfg), cfg.years, "run"))
+    code = SCRIPT.format(helpers=str(Path(__file__).parent), tmp=str(tmp_path), cloudy=sorted(CLOUDY))
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env.pop("RAY_ADDRESS", None)
+    # its own session: the kill takes the driver and the Ray it started, and nothing else
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    committed = 0
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            committed = sum(r.status in ("done", "gap") for r in read_ledger(ledger).values())
+            if committed >= 8:
+                break
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert 8 <= committed < 24, f"killed too late or never ran: {committed} items committed"
+    # main never shows half a run
+    with pytest.raises(ArchiveError, match="no run has been published"):
+        open_archive(cfg.archive)
+    again = run_pipeline(cfg, progress=False, stages=StandinFactory(cloud_units=CLOUDY))
+    assert again.found_done >= committed  # everything committed before the kill is kept, not redone
+    assert again.exit_code == 0 and again.summary["counts"] == {"published": 24}
+    pd.testing.assert_frame_equal(_table(cfg.archive), reference)
+    runs = {h.get("run_id") for h in open_archive(cfg.archive).history() if h.get("run_id")}
+    assert runs == {again.run_id}  # main moved once, to this run (its checkpoints are the run branch's history)
+
+
+def _units(cfg: object) -> list[object]:
+    from glacierscale.pipeline.context import plan_run
+
+    return plan_run(cfg)[1]  # type: ignore[arg-type]
