@@ -170,8 +170,8 @@ def loader_from(root: Any) -> Callable[[Key], UnitProduct]:
         if count and cols["wkb_size"].sum():
             lo = int(cols["wkb_start"][0])
             wkb = parts["outline_wkb"][lo:int(cols["wkb_start"][-1] + cols["wkb_size"][-1])].tobytes()
-        plist = tuple(GlacierPart(str(cols["glacier_id"][i]), *(float(cols[n][i]) for n in
-                                  ("area_km2", "debris_km2", "outline_km2", "observed_km2")),
+        plist = tuple(GlacierPart(str(cols["glacier_id"][i]), float(cols["area_km2"][i]), float(cols["debris_km2"][i]),
+                                  float(cols["outline_km2"][i]), float(cols["observed_km2"][i]),
                                   perimeter_km=float(cols["perimeter_km"][i]),
                                   soft_area_km2=float(cols["soft_area_km2"][i]),
                                   outline_wkb=wkb[int(cols["wkb_start"][i]) - lo:

@@ -24,7 +24,7 @@ PARTIAL_BELOW = 0.9  # observed fraction under which a glacier-year is "partial"
 def live_parts(root: Any, glacier_ids: set[str] | None = None) -> pd.DataFrame:
     """Return the live parts (optionally of some glaciers) with their tile-year's sensors and model hash."""
     recs = tile_records(root, ("status", "model_hash", "sensors", "parts_start", "parts_count"))
-    parts = root["parts"] if "parts" in root else None
+    parts = root.get("parts")
     if parts is None or recs.empty:
         return pd.DataFrame(columns=["tile", "year", "glacier_id", *tables.PART_NUMBERS, "gap", "part"])
     n = tables.size(parts, "part")

@@ -96,7 +96,7 @@ def _crs_attrs(epsg: int, grid: ZoneGrid) -> dict[str, Any]:
 
 def open_mosaic(root: Any, epsg: int, resolution: float, size_px: int) -> Any:
     """Return the zarr group ``mosaics/<epsg>``, created on first use; refuse a tile of another grid."""
-    import zarr
+    from zarr.codecs import ZstdCodec
 
     mosaics = root.require_group("mosaics")
     name = str(epsg)
@@ -109,7 +109,7 @@ def open_mosaic(root: Any, epsg: int, resolution: float, size_px: int) -> Any:
         return group
     grid = zone_grid(epsg, resolution, size_px)
     group = mosaics.create_group(name, attributes={**grid.attrs(), "classes": CLASS_LEGEND})
-    codec = zarr.codecs.ZstdCodec(level=3)
+    codec = ZstdCodec(level=3)
     for var, long_name in zip(RASTERS, ("class of the pixel (see classes)", "glacier probability (%)"), strict=True):
         group.create_array(var, shape=(0, 0, 0), chunks=(1, size_px, size_px), dtype="uint8",
                            fill_value=NODATA_CLASS, compressors=codec, dimension_names=("year", "y", "x"),

@@ -45,6 +45,7 @@ class ChangeArchive:
         except Exception as err:
             raise ArchiveError(f"archive {location} has no snapshot {as_of!r}: {err}") from err
         self.store = self.session.store
+        self.root: Any
         try:
             self.root = zarr.open_group(self.store, mode="r", zarr_format=3)
         except zarr.errors.GroupNotFoundError:
@@ -192,7 +193,8 @@ class ChangeArchive:
             if not touching:
                 continue
             tf = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
-            bounds = np.array([tf.transform_bounds(*p.bounds, densify_pts=21) for p in touching])
+            bounds = np.array([tf.transform_bounds(p.bounds[0], p.bounds[1], p.bounds[2], p.bounds[3], densify_pts=21)
+                               for p in touching])
             minx, miny = bounds[:, 0].min(), bounds[:, 1].min()
             maxx, maxy = bounds[:, 2].max(), bounds[:, 3].max()
             ds = self.mosaic(epsg)

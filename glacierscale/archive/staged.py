@@ -100,7 +100,8 @@ def read_product(url: str) -> UnitProduct:
                     tuple(u["glacier_ids"]), u.get("overlap_px", 0))
     wkb, offsets = arrays["part_wkb"].tobytes(), arrays["part_wkb_offsets"]
     parts = tuple(
-        GlacierPart(gid, *(float(arrays[f"part_{n}"][i]) for n in PART_NUMBERS[:4]),
+        GlacierPart(gid, float(arrays["part_area_km2"][i]), float(arrays["part_debris_km2"][i]),
+                    float(arrays["part_outline_km2"][i]), float(arrays["part_observed_km2"][i]),
                     perimeter_km=float(arrays["part_perimeter_km"][i]),
                     soft_area_km2=float(arrays["part_soft_area_km2"][i]),
                     outline_wkb=wkb[offsets[i]:offsets[i + 1]])

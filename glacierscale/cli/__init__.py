@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from glacierscale import __version__
-from glacierscale.cli import bench, catalog, demo, doctor, evaluate, plan, query, run, simulate, train
+from glacierscale.cli import bench, catalog, demo, doctor, evaluate, export, plan, query, run, simulate, train
 from glacierscale.errors import GlacierscaleError
 
-COMMANDS = (demo, simulate, plan, run, train, evaluate, query, catalog, bench, doctor)
+COMMANDS = (demo, simulate, plan, run, train, evaluate, query, export, catalog, bench, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:

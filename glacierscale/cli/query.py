@@ -36,17 +36,21 @@ def run(args: argparse.Namespace) -> int:
         df = archive.in_bbox(args.bbox, args.from_year, args.to_year)
         if df.empty:
             raise ArchiveError(f"no glacier of archive {args.archive} has its centroid in bbox {args.bbox}")
-    cols = ["glacier_id", "year", "area_km2", "debris_km2"]
+    cols = ["glacier_id", "year", "area_km2", "area_unc_km2", "debris_km2", "observed_fraction", "quality", "sensors",
+            "model_hash", "run_id", "rgi_id"]
     if args.format == "csv":
         df[cols].to_csv(sys.stdout, index=False, float_format="%.6f")
     elif args.format == "json":
-        print(json.dumps(df[cols].to_dict(orient="records"), indent=1))
+        records = json.loads(df[cols].to_json(orient="records"))  # NaN (a gap's area) becomes null
+        print(json.dumps(records, indent=1))
     elif args.format == "geojson":
         feats = []
         for gid, g in df.groupby("glacier_id"):
+            years = [str(int(y)) for y in g.year]
+            series = {c: dict(zip(years, json.loads(g[c].to_json(orient="values")), strict=True))
+                      for c in ("area_km2", "area_unc_km2", "observed_fraction", "quality")}
             feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [g.lon.iloc[0], g.lat.iloc[0]]},
-                          "properties": {"glacier_id": gid,
-                                         "area_km2": {str(int(y)): float(a) for y, a in zip(g.year, g.area_km2, strict=True)}}})
+                          "properties": {"glacier_id": gid, "rgi_id": g.rgi_id.iloc[0], **series}})
         print(json.dumps({"type": "FeatureCollection", "features": feats}))
     else:
         from rich.console import Console

@@ -170,7 +170,7 @@ def test_read_tiles_no_archive_v1_archive_and_bad_staging(tmp_path: Path) -> Non
     root.create_group("units")
     root.create_group("areas")
     s.commit("v1")
-    with pytest.raises(ArchiveError, match="version-1 change archive.*Re-run into a new archive"):
+    with pytest.raises(ArchiveError, match=r"version-1 change archive.*Re-run into a new archive"):
         read_tiles(str(v1))
     arch = tmp_path / "archive"
     w = open_run(str(arch), "r1", plan("r1", [U1], [2020]), staging=str(tmp_path / "st"))

@@ -20,7 +20,7 @@ U1, U2, U3 = unit(400, 4000, ("G1",)), unit(401, 4000, ("G2",)), unit(402, 4000,
 ARCH, STAGING = "s3://archive/alps", "s3://archive/staging"
 
 
-def _writer(run_id: str, units: list, years: list[int]):  # noqa: ANN202
+def _writer(run_id: str, units: list, years: list[int]):
     w = open_run(ARCH, run_id, plan(run_id, units, years), staging=STAGING)
     w.checkpoint([w.stage(product(u, y, inputs=f"{run_id}-{u.unit_id}")) for u in units for y in years])
     return w
@@ -63,7 +63,7 @@ def test_concurrent_runs_disjoint_both_land_overlapping_conflict_names_the_run(s
     d = _writer("delta", [U2, U3], [2023])  # overlaps gamma on U2 2023
     assert c.publish({}) is not None
     before = _main()
-    with pytest.raises(ArchiveConflictError, match="run delta conflicts with run gamma.*unit 32632_20m_64_401_4000 year 2023"):
+    with pytest.raises(ArchiveConflictError, match=r"run delta conflicts with run gamma.*unit 32632_20m_64_401_4000 year 2023"):
         d.publish({})
     assert _main() == before
     assert read_tiles(ARCH)[(U2.unit_id, 2023)].run_id == "gamma"

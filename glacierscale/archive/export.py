@@ -1,0 +1,165 @@
+"""Export archive contents: glacier outlines per glacier × year (GeoParquet/GeoPackage), COGs per zone-year."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from glacierscale.archive import tables
+from glacierscale.errors import ArchiveError, InputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from glacierscale.archive.query import BBox, ChangeArchive
+
+OUTLINE_FORMATS = {".parquet": "parquet", ".geoparquet": "parquet", ".gpkg": "GPKG"}
+
+
+def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bbox: BBox | None = None) -> gpd.GeoDataFrame:
+    """Return one polygon per glacier × year in EPSG:4326 with RGI 7 field names (rgi_id, glims_id, src_date, ...).
+
+    A glacier's polygon is the union of its mapped parts over every tile (reprojected from the tile's CRS).
+    ``src_date`` is the archive year (``YYYY``): the archive keeps a season per year, not scene dates.
+    """
+    import geopandas as gpd
+    import shapely
+    from pyproj import Transformer
+
+    from glacierscale.archive.glaciers import live_parts
+
+    rows = archive.in_bbox(bbox) if bbox else archive.table()
+    if years:
+        rows = rows[(rows["year"] >= years[0]) & (rows["year"] <= years[1])]
+    rows = rows[rows["quality"] != "gap"]
+    columns = ["rgi_id", "glims_id", "glacier_id", "year", "src_date", "area_km2", "area_unc_km2", "debris_km2",
+               "observed_fraction", "quality", "geometry"]
+    if rows.empty:
+        return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs="EPSG:4326")
+    root = archive.root
+    parts = live_parts(root, set(rows["glacier_id"]))
+    parts = parts[(parts["gap"] == 0)].merge(rows[["glacier_id", "year"]], on=["glacier_id", "year"])
+    epsg = np.asarray(root["tiles"]["epsg"][...])[parts["tile"].to_numpy()]
+    geoms = shapely.from_wkb(_wkb(root["parts"], parts["part"].to_numpy()))
+    lonlat = np.empty(len(geoms), dtype=object)
+    for code in np.unique(epsg):
+        sel = epsg == code
+        tf = Transformer.from_crs(f"EPSG:{int(code)}", "EPSG:4326", always_xy=True)
+        lonlat[sel] = shapely.transform(geoms[sel], lambda xy, tf=tf: np.column_stack(tf.transform(xy[:, 0], xy[:, 1])))
+    parts = parts.assign(geometry=lonlat)
+    merged = (parts.groupby(["glacier_id", "year"])["geometry"]
+              .agg(lambda g: shapely.union_all(shapely.make_valid(np.asarray(g.tolist(), dtype=object))))
+              .reset_index())
+    out = rows.merge(merged, on=["glacier_id", "year"], how="inner")
+    out["src_date"] = out["year"].astype(str)
+    return gpd.GeoDataFrame(out[columns], geometry="geometry", crs="EPSG:4326")
+
+
+def _wkb(parts: Any, index: np.ndarray) -> list[bytes]:
+    """Return the WKB of parts ``index``, reading each needed chunk of the ragged byte array once."""
+    starts = np.asarray(parts["wkb_start"].oindex[index]) if len(index) else np.array([], dtype=np.int64)
+    sizes = np.asarray(parts["wkb_size"].oindex[index]) if len(index) else np.array([], dtype=np.int64)
+    chunk = parts["outline_wkb"].chunks[0]
+    total = parts["outline_wkb"].shape[0]
+    needed = sorted({c for s, n in zip(starts, sizes, strict=True) for c in range(int(s) // chunk, (int(s + n) - 1) // chunk + 1)
+                     if n > 0})
+    blocks = {c: parts["outline_wkb"][c * chunk:min((c + 1) * chunk, total)].tobytes() for c in needed}
+    out = []
+    for s, n in zip(starts.tolist(), sizes.tolist(), strict=True):
+        if n <= 0:
+            out.append(b"")
+            continue
+        first, last = s // chunk, (s + n - 1) // chunk
+        data = b"".join(blocks[c] for c in range(first, last + 1))
+        out.append(data[s - first * chunk: s - first * chunk + n])
+    return out
+
+
+def write_outlines(archive: ChangeArchive, path: str | Path, *, years: tuple[int, int] | None = None,
+                   bbox: BBox | None = None) -> int:
+    """Write outlines to ``path`` (.parquet GeoParquet or .gpkg GeoPackage); return the number of polygons."""
+    path = Path(path)
+    fmt = OUTLINE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"--outlines {path}: the file must end in .parquet or .gpkg")
+    gdf = outlines(archive, years=years, bbox=bbox)
+    if gdf.empty:
+        raise ArchiveError(f"archive {archive.location} has no mapped glacier outline for these years/bbox")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        gdf.to_parquet(path)
+    else:
+        gdf.to_file(path, driver="GPKG", layer="outlines")
+    return len(gdf)
+
+
+def write_fronts(archive: ChangeArchive, path: str | Path) -> int:
+    """Write calving-front lines; the archive holds none until the reducers make them."""
+    if "fronts" not in archive.root:
+        raise ArchiveError(f"no calving fronts in this archive ({archive.location}); the reducers do not map them yet")
+    raise ArchiveError(f"archive {archive.location} has a 'fronts' group this glacierscale cannot read")
+
+
+def write_rasters(archive: ChangeArchive, folder: str | Path, *, years: tuple[int, int] | None = None,
+                  bbox: BBox | None = None) -> list[Path]:
+    """Write one COG per zone × year (bands: classes, glacier_probability; 255 = nodata); return the paths.
+
+    Each COG covers the tiles the archive holds in that zone and year (cut to ``bbox`` if given).
+    """
+    import rasterio
+    from affine import Affine
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    recs = archive.tiles()
+    recs = recs[recs["status"] == "done"]
+    if years:
+        recs = recs[(recs["year"] >= years[0]) & (recs["year"] <= years[1])]
+    if bbox is not None:
+        keep = set(_tiles_in(archive, bbox))
+        recs = recs[recs["unit_id"].isin(keep)]
+    from glacierscale.archive.commit import parse_unit_id
+
+    grid = pd.DataFrame([parse_unit_id(u) for u in recs["unit_id"]], columns=["epsg", "res", "size", "col", "row"],
+                        index=recs.index)
+    recs = pd.concat([recs, grid], axis=1)
+    written = []
+    for (epsg, year), group in recs.groupby(["epsg", "year"]):
+        res, size = float(group["res"].iloc[0]), int(group["size"].iloc[0])
+        span = res * size
+        minx, maxx = group["col"].min() * span, (group["col"].max() + 1) * span
+        miny, maxy = group["row"].min() * span, (group["row"].max() + 1) * span
+        ds = archive.mosaic(int(epsg)).sel(year=int(year), x=slice(minx, maxx), y=slice(maxy, miny))
+        data = np.stack([ds["classes"].values, ds["glacier_probability"].values])
+        path = folder / f"{int(epsg)}_{int(year)}.tif"
+        profile = {"driver": "COG", "width": data.shape[2], "height": data.shape[1], "count": 2, "dtype": "uint8",
+                   "crs": f"EPSG:{int(epsg)}", "transform": Affine(res, 0.0, minx, 0.0, -res, maxy), "nodata": 255,
+                   "compress": "deflate", "blocksize": 512}
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data)
+            dst.set_band_description(1, "classes")
+            dst.set_band_description(2, "glacier_probability")
+        written.append(path)
+    if not written:
+        raise ArchiveError(f"archive {archive.location} holds no mapped tile for these years/bbox")
+    return written
+
+
+def _tiles_in(archive: ChangeArchive, bbox: BBox) -> list[str]:
+    """Return the tiles whose WGS84 bbox intersects ``bbox`` (W > E crosses the antimeridian)."""
+    from shapely.geometry import box
+
+    g = archive.root["tiles"]
+    ids = tables.text(g["unit_id"][...])
+    boxes = np.asarray(g["bbox"][...])
+    w, s, e, n = bbox
+    pieces = [box(w, s, e, n)] if w <= e else [box(w, s, 180, n), box(-180, s, e, n)]
+    out = []
+    for uid, (tw, ts, te, tn) in zip(ids, boxes, strict=True):
+        tile = [box(tw, ts, te, tn)] if tw <= te else [box(tw, ts, 180, tn), box(-180, ts, te, tn)]
+        if any(p.intersects(t) for p in pieces for t in tile):
+            out.append(str(uid))
+    return out

@@ -1,0 +1,53 @@
+"""``glacierscale export``: outlines per glacier × year, calving fronts, or COGs per zone-year."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from glacierscale.cli._common import parse_bbox
+
+HELP = "export the change archive: outlines per glacier × year (GeoParquet/GeoPackage, EPSG:4326), fronts, COGs"
+
+
+def _years(text: str) -> tuple[int, int]:
+    try:
+        a, _, b = text.partition(":")
+        first, last = int(a), int(b or a)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--years {text!r}: expected YEAR or FIRST:LAST, e.g. 2016:2020") from None
+    if first > last:
+        raise argparse.ArgumentTypeError(f"--years {text!r}: the first year is after the last")
+    return first, last
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help=HELP, description=HELP + ".")
+    p.add_argument("archive", metavar="ARCHIVE", help="archive folder or s3://bucket/prefix")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--outlines", metavar="FILE", help="FILE.parquet (GeoParquet) or FILE.gpkg: one polygon per "
+                      "glacier × year, RGI 7 field names (rgi_id, glims_id, src_date, area_km2) + area_unc_km2, "
+                      "observed_fraction")
+    what.add_argument("--fronts", metavar="FILE", help="calving-front lines (when the reducers make them)")
+    what.add_argument("--rasters", metavar="DIR", help="one COG per zone × year: classes, glacier_probability")
+    p.add_argument("--years", type=_years, metavar="FIRST:LAST", help="years to export (default: all)")
+    p.add_argument("--bbox", type=parse_bbox, metavar="W,S,E,N", help="WGS84 box (glacier centroids for outlines, "
+                   "tile footprints for rasters; W > E crosses the antimeridian)")
+    p.add_argument("--as-of", help="snapshot id or ISO date to read instead of the latest")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from glacierscale.archive import export
+    from glacierscale.archive.query import open_archive
+
+    archive = open_archive(args.archive, as_of=args.as_of)
+    if args.outlines:
+        n = export.write_outlines(archive, args.outlines, years=args.years, bbox=args.bbox)
+        print(f"{n} outlines (glacier × year) written to {args.outlines}", file=sys.stderr)
+    elif args.fronts:
+        export.write_fronts(archive, args.fronts)
+    else:
+        paths = export.write_rasters(archive, args.rasters, years=args.years, bbox=args.bbox)
+        print(f"{len(paths)} COGs written to {args.rasters}", file=sys.stderr)
+    return 0
