@@ -106,6 +106,7 @@ class InferConfig(_Strict):
     patch_size: int = Field(128, ge=32)
     overlap: int = Field(32, ge=0)
     batch_size: int = Field(8, ge=1)
+    gpu_batch_size: int = Field(64, ge=1, description="patches per forward pass on a GPU (blended on the device)")
     num_actors: int = Field(1, ge=1)
     num_gpus: float = Field(0.0, ge=0)
     num_cpus: float = Field(1.0, gt=0)

@@ -34,7 +34,7 @@ class InferenceWorker:
     """Loads a checkpoint once and maps (band, y, x) cubes; wrapped as a Ray actor by ``actor_class``."""
 
     def __init__(self, checkpoint: str, threads: int, patch: int, overlap: int, batch_size: int,
-                 options: InferOptions | None = None) -> None:
+                 options: InferOptions | None = None, gpu_batch_size: int = 64) -> None:
         import torch
 
         from glacierscale.model.checkpoint import load_checkpoint
@@ -42,7 +42,9 @@ class InferenceWorker:
         torch.set_num_threads(threads)  # one thread per actor beats two on a small node (DESIGN.md)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.ckpt = load_checkpoint(checkpoint)
-        self.patch, self.overlap, self.batch_size = patch, overlap, batch_size
+        self.patch, self.overlap = patch, overlap
+        # a GPU is fed whole tiles in large batches (patches are cut and blended on the device)
+        self.batch_size = max(batch_size, gpu_batch_size) if self.device == "cuda" else batch_size
         self.options = options or InferOptions()
         self.forward = forward_fn(self.ckpt.model, self.device, self.options)  # compiled once, on first use
 

@@ -68,13 +68,16 @@ def valid_pixels(ckpt: Checkpoint, data: np.ndarray) -> np.ndarray:
 
 def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 128, overlap: int = 32,
                           batch_size: int = 8, device: str = "cpu", temperature: float | None = None,
-                          logits_out: bool = False, forward: Callable[[Any], Any] | None = None) -> np.ndarray:
+                          logits_out: bool = False, forward: Callable[[Any], Any] | None = None,
+                          blend_on_device: bool | None = None) -> np.ndarray:
     """Return blended class probabilities (n_classes, y, x) for (band, y, x) data in the checkpoint's bands.
 
     Probabilities use the checkpoint's calibrated temperature unless ``temperature`` is given; with
     ``logits_out`` the blended logits are returned instead (for calibration). ``forward`` runs the network
     on a batch (``glacierscale.infer.options.forward_fn``: bf16, channels-last, torch.compile); by default
-    the checkpoint's model in fp32 on ``device``.
+    the checkpoint's model in fp32 on ``device``. On an accelerator (or with ``blend_on_device``) the tile is
+    uploaded once and patches are cut, softmaxed and blended on the device, with one copy back per tile: host
+    round trips per patch batch would otherwise cost most of a GPU's time.
     """
     t = ckpt.temperature if temperature is None else temperature
     import torch
@@ -95,6 +98,9 @@ def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 12
     windows = [(r, c) for r in patch_starts(ph, patch, overlap) for c in patch_starts(pw, patch, overlap)]
     if forward is None:
         forward = forward_fn(ckpt.model, device, InferOptions(precision="fp32"))
+    if blend_on_device if blend_on_device is not None else not device.startswith("cpu"):
+        return _blend_on_device(x, windows, weight, forward, n_classes, patch=patch, batch_size=batch_size,
+                                device=device, temperature=t, logits_out=logits_out)[:, :h, :w]
     with torch.inference_mode():
         for i in range(0, len(windows), batch_size):
             batch = windows[i:i + batch_size]
@@ -105,6 +111,27 @@ def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 12
                 acc[:, r:r + patch, c:c + patch] += p * weight
                 wsum[r:r + patch, c:c + patch] += weight
     return (acc / wsum)[:, :h, :w]
+
+
+def _blend_on_device(x: np.ndarray, windows: list[tuple[int, int]], weight: np.ndarray, forward: Callable[[Any], Any],
+                     n_classes: int, *, patch: int, batch_size: int, device: str, temperature: float,
+                     logits_out: bool) -> np.ndarray:
+    """Blend patch predictions of the (band, y, x) normalised tile ``x`` entirely on ``device``."""
+    import torch
+
+    with torch.inference_mode():
+        tile = torch.from_numpy(np.ascontiguousarray(x)).to(device, non_blocking=True)
+        w = torch.from_numpy(weight).to(device)
+        acc = torch.zeros((n_classes, *tile.shape[1:]), dtype=torch.float32, device=device)
+        wsum = torch.zeros(tile.shape[1:], dtype=torch.float32, device=device)
+        for i in range(0, len(windows), batch_size):
+            batch = windows[i:i + batch_size]
+            logits = forward(torch.stack([tile[:, r:r + patch, c:c + patch] for r, c in batch]))
+            probs = logits if logits_out else torch.softmax(logits / temperature, dim=1)
+            for (r, c), pr in zip(batch, probs, strict=True):
+                acc[:, r:r + patch, c:c + patch] += pr * w
+                wsum[r:r + patch, c:c + patch] += w
+        return (acc / wsum).cpu().numpy()
 
 
 def classify(probs: np.ndarray, valid: np.ndarray) -> np.ndarray:

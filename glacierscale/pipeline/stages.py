@@ -72,7 +72,7 @@ def default_stages(cfg: RunConfig, url: str, provider: Provider, checkpoint: str
     i = cfg.infer
     return StageFunctions(select, cube, reduce, InferenceWorker,
                           (checkpoint, i.threads_per_actor, i.patch_size, i.overlap, i.batch_size,
-                           i.options(tiles_per_actor)))
+                           i.options(tiles_per_actor)), {"gpu_batch_size": i.gpu_batch_size})
 
 
 def _cube_default(provider: Provider, unit: WorkUnit, selection: SelectionRecord, *, store: str) -> Any:

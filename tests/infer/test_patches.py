@@ -142,3 +142,17 @@ def test_classify_argmax_and_nodata() -> None:
 def test_classify_all_invalid() -> None:
     classes = classify(np.ones((3, 2, 2), np.float32) / 3, np.zeros((2, 2), bool))
     assert (classes == 255).all()
+
+
+def test_blending_on_the_device_equals_blending_on_the_host(one_torch_thread: None) -> None:
+    """The accelerator path (tile uploaded once, patches cut and blended on the device) gives the same map."""
+    from glacierscale.infer.patches import predict_probabilities
+    from glacierscale.model.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint("default")
+    rng = np.random.default_rng(0)
+    data = rng.normal(0.3, 0.1, (len(ckpt.bands), 200, 176)).astype(np.float32)
+    host = predict_probabilities(ckpt, data, patch=64, overlap=16, batch_size=4, blend_on_device=False)
+    dev = predict_probabilities(ckpt, data, patch=64, overlap=16, batch_size=16, blend_on_device=True)
+    assert dev.shape == host.shape == (3, 200, 176)
+    np.testing.assert_allclose(dev, host, atol=1e-5)
