@@ -7,6 +7,7 @@ before any raster is read, so each zone's axes grow once per batch and only one 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from glacierscale.archive.staging import GlacierPart, UnitProduct
 from glacierscale.errors import ArchiveError
 
 Key = tuple[str, int]
+WRITE_GROUP = 32  # products whose chunks are written together (concurrently)
 
 
 def parse_unit_id(unit_id: str) -> tuple[int, float, int, int, int]:
@@ -80,15 +82,25 @@ def write_products(root: Any, keys: list[Key], load: Callable[[Key], UnitProduct
     records: dict[str, list[Any]] = {n: [] for n in tables.TILE_RECORD}
     part_rows: list[dict[str, Any]] = []
     first_part = tables.size(parts, "part")
-    for key in keys:
+    writers = {epsg: mosaics.TileWriter(group) for epsg, group in zones.items()}
+    pending: dict[int, list[Any]] = {epsg: [] for epsg in zones}
+
+    def flush() -> None:
+        for epsg, tiles in pending.items():
+            writers[epsg].write(tiles)
+            tiles.clear()
+
+    for n_loaded, key in enumerate(keys, 1):
         p = load(key)
         unit = p.unit
         epsg, res, size, col, row = grids[key]
         if (unit.epsg, unit.col, unit.row, unit.size_px) != (epsg, col, row, size):
             raise ArchiveError(f"staged product of {key[0]} is for another tile ({unit.unit_id})")
         done = p.status == "done"
-        mosaics.write_tile(zones[epsg], zone_years[epsg][p.year], col, row, p.classes if done else None,
-                           p.probability if done else None)
+        pending[epsg].append((zone_years[epsg][p.year], col, row, p.classes if done else None,
+                              p.probability if done else None))
+        if n_loaded % WRITE_GROUP == 0:
+            flush()  # at most WRITE_GROUP products' rasters are in memory
         if unit.unit_id in new_units and unit.unit_id not in attrs:
             attrs[unit.unit_id] = _tile_attrs(unit)
         rows = _part_rows(p, tile_index[unit.unit_id])
@@ -99,6 +111,7 @@ def write_products(root: Any, keys: list[Key], load: Callable[[Key], UnitProduct
                      ("sensors", ",".join(p.sensors)), ("scenes", json.dumps(p.scenes)), ("reason", p.reason),
                      ("parts_start", start), ("parts_count", len(rows))):
             records[n].append(v)
+    flush()
     if new_units:
         missing = [u for u in new_units if u not in attrs]
         if missing:
@@ -126,10 +139,18 @@ def write_products(root: Any, keys: list[Key], load: Callable[[Key], UnitProduct
     return len(keys)
 
 
+@functools.cache
+def _to_lonlat(epsg: int) -> Any:
+    from pyproj import Transformer
+
+    return Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True)
+
+
 def _tile_attrs(unit: Any) -> dict[str, Any]:
+    bbox = _to_lonlat(unit.epsg).transform_bounds(*unit.bounds, densify_pts=21)  # as WorkUnit.bbox_wgs84
     return {"unit_id": unit.unit_id, "epsg": unit.epsg, "col": unit.col, "row": unit.row,
             "resolution": unit.resolution, "size_px": unit.size_px, "glacier_ids": ",".join(unit.glacier_ids),
-            "bbox": np.asarray(unit.bbox_wgs84(), dtype=np.float64)}
+            "bbox": np.asarray(bbox, dtype=np.float64)}
 
 
 def _part_rows(p: UnitProduct, tile: int) -> list[dict[str, Any]]:

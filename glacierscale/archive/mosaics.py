@@ -145,13 +145,22 @@ def cover(group: Any, tiles: list[tuple[int, int]]) -> None:
     group["x"][nx:need_x] = grid.x(nx, need_x)
 
 
-def write_tile(group: Any, year_index: int, col: int, row: int, classes: np.ndarray | None,
-               probability: np.ndarray | None) -> None:
-    """Write one tile-year (one chunk per raster); None writes nodata (the chunk is dropped)."""
-    ys, xs = grid_of(group).pixel_window(col, row)
-    for var, raster in zip(RASTERS, (classes, probability), strict=True):
-        arr = group[var]
-        arr[year_index, ys, xs] = NODATA_CLASS if raster is None else raster
+class TileWriter:
+    """Writes tile-years into one mosaic (array handles opened once; one chunk per tile-year and raster).
+
+    Measured here: ~2.5 ms per chunk in zarr-python's codec pipeline, with or without concurrent writes.
+    """
+
+    def __init__(self, group: Any) -> None:
+        self.grid = grid_of(group)
+        self.arrays = [group[var] for var in RASTERS]
+
+    def write(self, tiles: list[tuple[int, int, int, np.ndarray | None, np.ndarray | None]]) -> None:
+        """Write (year_index, col, row, classes, probability) tuples; None writes nodata (the chunk is dropped)."""
+        for yi, col, row, classes, probability in tiles:
+            ys, xs = self.grid.pixel_window(col, row)
+            for arr, raster in zip(self.arrays, (classes, probability), strict=True):
+                arr[yi, ys, xs] = NODATA_CLASS if raster is None else raster
 
 
 def read_tile(group: Any, year_index: int, col: int, row: int) -> tuple[np.ndarray, np.ndarray]:

@@ -155,11 +155,15 @@ class ChangeArchive:
         """Return the EPSG codes of the zone mosaics."""
         return sorted(int(k) for k in self._group("mosaics").group_keys()) if "mosaics" in self.root else []
 
-    def mosaic(self, epsg: int) -> xr.Dataset:
-        """Return the lazy mosaic of one zone (uint8, 255 = nodata), years ascending."""
+    def mosaic(self, epsg: int, chunks: Any = None) -> xr.Dataset:
+        """Return the lazy mosaic of one zone (uint8, 255 = nodata), years ascending.
+
+        Without ``chunks`` the arrays are lazily indexed (a selection reads only its chunks, no dask graph over
+        the whole zone); ``chunks={}`` gives dask arrays with one chunk per tile-year.
+        """
         try:
             ds = xr.open_zarr(self.store, group=f"mosaics/{epsg}", consolidated=False, zarr_format=3,
-                              decode_coords="all", mask_and_scale=False)
+                              decode_coords="all", mask_and_scale=False, chunks=chunks)
         except Exception as err:
             raise ArchiveError(f"archive {self.location} has no mosaic for EPSG:{epsg}: {err}") from err
         return ds.sortby("year")

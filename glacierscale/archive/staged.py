@@ -51,8 +51,7 @@ def write_product(product: UnitProduct, url: str) -> None:
                                    f"core tile, got {got}")
             arrays[name] = np.asarray(raster, dtype=np.uint8)
     parts = product.parts
-    for name in PART_NUMBERS:
-        arrays[f"part_{name}"] = np.array([getattr(p, name) for p in parts], dtype=np.float64)
+    arrays["parts"] = np.array([[getattr(p, n) for n in PART_NUMBERS] for p in parts], dtype=np.float64).reshape(-1, 6)
     wkbs = [p.outline_wkb for p in parts]
     arrays["part_wkb"] = np.frombuffer(b"".join(wkbs), dtype=np.uint8)
     arrays["part_wkb_offsets"] = np.cumsum([0, *[len(w) for w in wkbs]]).astype(np.int64)
@@ -98,12 +97,10 @@ def read_product(url: str) -> UnitProduct:
     u = header["unit"]
     unit = WorkUnit(u["unit_id"], u["epsg"], u["col"], u["row"], u["resolution"], u["size_px"],
                     tuple(u["glacier_ids"]), u.get("overlap_px", 0))
-    wkb, offsets = arrays["part_wkb"].tobytes(), arrays["part_wkb_offsets"]
+    wkb, offsets, numbers = arrays["part_wkb"].tobytes(), arrays["part_wkb_offsets"], arrays["parts"]
     parts = tuple(
-        GlacierPart(gid, float(arrays["part_area_km2"][i]), float(arrays["part_debris_km2"][i]),
-                    float(arrays["part_outline_km2"][i]), float(arrays["part_observed_km2"][i]),
-                    perimeter_km=float(arrays["part_perimeter_km"][i]),
-                    soft_area_km2=float(arrays["part_soft_area_km2"][i]),
+        GlacierPart(gid, float(numbers[i, 0]), float(numbers[i, 1]), float(numbers[i, 2]), float(numbers[i, 3]),
+                    perimeter_km=float(numbers[i, 4]), soft_area_km2=float(numbers[i, 5]),
                     outline_wkb=wkb[offsets[i]:offsets[i + 1]])
         for i, gid in enumerate(header["part_ids"])
     )

@@ -1,9 +1,9 @@
 """Record groups of the archive (``tiles``, ``parts``, ``glaciers``, ``runs``) as plain Zarr arrays.
 
 Each group is a small set of named arrays over shared dimensions (``tile``, ``year``, ``glacier``, ``part``,
-``run``); a group grows along a dimension by resizing every array that has it. Chunks are (4096, 1) for
-(record, year) arrays, so writing one year touches only that year's chunks, and 16384 (8192 for ``part``) along
-1-D record axes. Strings are Zarr v3 variable-length UTF-8 ("" = no value); WKB outlines are one ragged uint8
+``run``); a group grows along a dimension by resizing every array that has it. Chunks are (1024 tiles or
+4096 glaciers, 1 year) for (record, year) arrays, so writing one year touches only that year's chunks; 1-D axes
+use 16384 (2048 for appended parts and 64 KiB of outline bytes, so an append rewrites little). Strings are Zarr v3 variable-length UTF-8 ("" = no value); WKB outlines are one ragged uint8
 array with per-part offsets (no unstable variable-length-bytes type in a store kept for decades).
 """
 
@@ -45,8 +45,8 @@ GLACIERS: dict[str, Column] = {
 }
 RUNS: dict[str, Column] = {n: (("run",), "str") for n in ("run_id", "published_at", "source_snapshot", "record")}
 
-CHUNK_1D = {"tile": 16384, "glacier": 16384, "part": 8192, "run": 64, "year": 64, "byte": 1 << 20}
-CHUNK_2D = {"tile": 4096, "glacier": 4096, "year": 1, "corner": 4}
+CHUNK_1D = {"tile": 16384, "glacier": 16384, "part": 2048, "run": 64, "year": 64, "byte": 1 << 16}
+CHUNK_2D = {"tile": 1024, "glacier": 4096, "year": 1, "corner": 4}
 FIXED = {"corner": 4}
 UNITS = {"area_km2": "km2", "area_unc_km2": "km2", "debris_km2": "km2", "unattributed_km2": "km2", "lon": "degrees_east",
          "lat": "degrees_north", "perimeter_km": "km", "outline_km2": "km2", "observed_km2": "km2", "unc_km2": "km2"}

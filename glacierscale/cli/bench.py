@@ -17,9 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--threads", type=int, default=2, help="torch threads for the model-only timing")
     i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(func=run)
-    from glacierscale.cli import bench_pipeline
+    from glacierscale.cli import bench_archive, bench_pipeline
 
     bench_pipeline.register(bsub)
+    bench_archive.register(bsub)
 
 
 def run(args: argparse.Namespace) -> int:
