@@ -3,8 +3,9 @@
 Each group is a small set of named arrays over shared dimensions (``tile``, ``year``, ``glacier``, ``part``,
 ``run``); a group grows along a dimension by resizing every array that has it. Chunks are (1024 tiles or
 4096 glaciers, 1 year) for (record, year) arrays, so writing one year touches only that year's chunks; 1-D axes
-use 16384 (2048 for appended parts and 64 KiB of outline bytes, so an append rewrites little). Strings are Zarr v3 variable-length UTF-8 ("" = no value); WKB outlines are one ragged uint8
-array with per-part offsets (no unstable variable-length-bytes type in a store kept for decades).
+use 16384 (2048 for appended parts and 64 KiB of outline bytes, so an append rewrites little). Strings are
+Zarr v3 variable-length UTF-8 ("" = no value); WKB outlines are one ragged uint8 array with per-part offsets
+(no unstable variable-length-bytes type in a store kept for decades).
 """
 
 from __future__ import annotations
