@@ -140,7 +140,7 @@ class InferConfig(_Strict):
 class StreamConfig(_Strict):
     """How the run streams (unit, year) items: in flight, batches, retries, the circuit breaker, placement."""
 
-    max_in_flight: int = Field(0, ge=0, description="items in flight at once (0: 2 × the cluster's CPU slots)")
+    max_in_flight: int = Field(0, ge=0, description="items in flight at once (0: 2 × the task slots, CPUs / task_cpus)")
     batch_items: int = Field(32, ge=1, description="staged items per archive checkpoint (a commit on the run branch)")
     max_attempts: int = Field(3, ge=1, description="attempts per item for transient failures (HTTP 5xx/429, timeouts)")
     backoff_s: float = Field(1.0, ge=0, description="first retry delay; doubles per attempt")
@@ -149,6 +149,8 @@ class StreamConfig(_Strict):
     task_resources: dict[str, float] = Field(
         default_factory=dict, description="custom Ray resources select/cube/reduce tasks need, e.g. {cpu_node: 0.01}")
     task_cpus: float = Field(0.5, gt=0, description="CPUs reserved per select/cube/reduce task")
+    keep_selections: bool = Field(False, description="keep a published run's scene selections, so the next run "
+                                  "reuses them instead of searching the catalog again (a frozen catalog)")
 
 
 class RunConfig(_Strict):

@@ -32,6 +32,7 @@ class SelectionRecord:
     seconds: float = 0.0
     reused: bool = False
     notes: list[str] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # process CPU time of the task (for sizing)
 
     @property
     def is_gap(self) -> bool:

@@ -38,6 +38,7 @@ class CubeYear:
     built: bool  # True when this call assembled it, False when it was read back from the store
     seconds: float
     reason: str = ""
+    cpu_seconds: float = 0.0  # process CPU time of the task (for sizing)
 
 
 def _fs(store: str) -> tuple[Any, str]:

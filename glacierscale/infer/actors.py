@@ -28,6 +28,8 @@ class TileResult:
     cube_seconds: float = 0.0
     cube_built: bool = False
     reason: str = ""  # why a gap is a gap
+    cpu_seconds: float = 0.0  # process CPU time of the inference call
+    cube_cpu_seconds: float = 0.0
 
 
 class InferenceWorker:
@@ -47,6 +49,9 @@ class InferenceWorker:
         self.batch_size = max(batch_size, gpu_batch_size) if self.device == "cuda" else batch_size
         self.options = options or InferOptions()
         self.forward = forward_fn(self.ckpt.model, self.device, self.options)  # compiled once, on first use
+        # one forward on a blank patch now: kernel selection (and torch.compile) is paid before the first tile
+        with torch.inference_mode():
+            self.forward(torch.zeros(1, len(self.ckpt.bands), patch, patch, device=self.device))
 
     def bands(self) -> list[str]:
         return list(self.ckpt.bands)
@@ -67,12 +72,15 @@ class InferenceWorker:
 
     def predict_cube(self, cube: CubeYear) -> TileResult:
         """Map one run item's cube (a gap passes through without touching the model)."""
+        import time
+
         if cube.data is None:
             return TileResult(cube.unit_id, cube.year, None, None, 0.0, cube.missing, cube.seconds, cube.built,
-                              cube.reason)
+                              cube.reason, 0.0, cube.cpu_seconds)
+        cpu = time.process_time()
         r = self.predict(cube.unit_id, cube.year, (cube.data, cube.bands))
         return TileResult(r.unit_id, r.year, r.classes, r.glacier_probability, r.seconds, cube.missing,
-                          cube.seconds, cube.built)
+                          cube.seconds, cube.built, "", time.process_time() - cpu, cube.cpu_seconds)
 
     def ping(self) -> bool:
         return True

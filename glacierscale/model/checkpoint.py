@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from glacierscale.classes import CLASSES, NODATA_CLASS
 from glacierscale.errors import CheckpointError
 
-from glacierscale.classes import CLASSES, NODATA_CLASS
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 

@@ -86,7 +86,10 @@ def bench_one(units: int, workdir: Path, *, batch_items: int = 256, in_flight: i
                                                       "overlap_px": 0},
         "stream": {"batch_items": batch_items, "max_in_flight": in_flight}, "infer": {"num_cpus": 0.5},
     }, "bench pipeline")
-    ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=False)
+    from glacierscale.pipeline.context import LOCAL_RAY_SYSTEM_CONFIG
+
+    ray.init(address="local", num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=False,
+             _system_config=LOCAL_RAY_SYSTEM_CONFIG)
     try:
         with PeakRss() as rss:
             t0 = time.perf_counter()

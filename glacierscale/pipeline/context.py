@@ -33,6 +33,11 @@ def catalog_endpoint(url: str) -> Iterator[str]:
         yield server.url
 
 
+# idle task workers stay for a minute instead of Ray's default second: a fresh worker re-imports the geospatial
+# stack (≈ 2-3 s of CPU here), which between two bursts of items cost more than the items themselves
+LOCAL_RAY_SYSTEM_CONFIG = {"idle_worker_killing_time_threshold_ms": 60_000}
+
+
 @contextlib.contextmanager
 def ray_session(cfg: RunConfig) -> Iterator[None]:
     """Connect to the configured Ray cluster or start a local one, and shut down what we started."""
@@ -45,8 +50,8 @@ def ray_session(cfg: RunConfig) -> Iterator[None]:
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
-        ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.ERROR)
+        ray.init(address="local", num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.ERROR, _system_config=LOCAL_RAY_SYSTEM_CONFIG)
     try:
         yield
     finally:

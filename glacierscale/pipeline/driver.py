@@ -91,12 +91,16 @@ class StreamingDriver:
         self.pixels = 0
         self.started = time.perf_counter()
         self.commit_seconds = 0.0
+        self.first_submit: float | None = None  # perf_counter of the first item submitted ...
+        self.last_staged: float | None = None  # ... and of the last one staged (pipeline throughput)
         self.commits = 0
 
     # ---- submission -------------------------------------------------------------------------------------
     def _submit_select(self, key: Key) -> None:
         rec = self.records[key]
         rec.attempts += 1
+        if self.first_submit is None:
+            self.first_submit = time.perf_counter()
         ref = self._select.remote(self.stages.select, self.units[key[0]], key[1], self.opts.max_attempts,
                                   self.opts.backoff_s)
         self.in_flight[ref] = _Flight(key, "select")
@@ -160,6 +164,7 @@ class StreamingDriver:
             self._submit_run(key, sel)
             return
         staged: StagedItem = value.staged
+        self.last_staged = time.perf_counter()
         rec.status, rec.location, rec.error, rec.file = "staged", staged.location, "", ""
         rec.model_hash, rec.nodata_share, rec.seconds = staged.model_hash, staged.nodata_share, value.seconds
         if staged.status == "done":
@@ -191,6 +196,8 @@ class StreamingDriver:
 
         queue = list(reversed(keys))  # pop() from the end keeps the given order
         active = 0
+        if keys:  # actors load torch and the checkpoint first: a bad checkpoint fails before any item runs
+            ray.get([a.ping.remote() for a in self.actors])
         try:
             while queue or self.in_flight:
                 while queue and active < self.opts.max_in_flight:
@@ -204,7 +211,11 @@ class StreamingDriver:
                     active += 1
                 if not self.in_flight:
                     continue
-                ready, _ = ray.wait(list(self.in_flight), num_returns=len(self.in_flight), timeout=self.opts.wait_s)
+                refs = list(self.in_flight)
+                # return as soon as one is ready, then take every other ready one in the same sweep
+                ready, rest = ray.wait(refs, num_returns=1, timeout=self.opts.wait_s)
+                if ready and rest:
+                    ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
                 for ref in ready:
                     flight = self.in_flight.pop(ref)
                     self._completed(ref, flight, queue)

@@ -90,7 +90,7 @@ def _drive_options(cfg: RunConfig) -> DriveOptions:
 
     s, i = cfg.stream, cfg.infer
     cpus = float(ray.cluster_resources().get("CPU", os.cpu_count() or 2))
-    k = s.max_in_flight or max(2, int(2 * cpus))
+    k = s.max_in_flight or max(2, int(2 * cpus / s.task_cpus))  # 2 × the task slots the cluster has
     return DriveOptions(k, s.batch_items, s.max_attempts, s.backoff_s, s.breaker_window, s.breaker_failed_share,
                         s.task_cpus, dict(s.task_resources), i.num_actors, i.num_cpus, i.num_gpus, dict(i.resources),
                         i.max_restarts, i.max_task_retries)
@@ -170,9 +170,12 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
         if rec.status in ("done", "gap", "skipped"):
             rec.status, rec.snapshot = "published", snapshot or rec.snapshot
     write_ledger(ledger, records)
-    _forget_selections(state, run_id)
+    if not cfg.stream.keep_selections:
+        _forget_selections(state, run_id)
     summary = summarize(records)
+    stream = (driver.last_staged - driver.first_submit) if driver.first_submit and driver.last_staged else 0.0
     seconds = {"total": time.perf_counter() - t_start, "commits": driver.commit_seconds, "publish": publish_s,
+               "stream": stream, "pixels": float(driver.pixels),
                **{f"{k}_per_item": v for k, v in stage_seconds(records).items()}}
     return RunResult(_archive_rows(cfg.archive, glaciers.index, years), snapshot, [u.unit_id for u in units], run_id,
                      seconds, summary, found_done, repairs=list(inventory.attrs.get("repairs", [])), ledger=ledger)

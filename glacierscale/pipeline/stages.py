@@ -8,6 +8,7 @@ the last task hands the product to the archive's ``writer.stage`` and returns on
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -81,23 +82,34 @@ def _cube_default(provider: Provider, unit: WorkUnit, selection: SelectionRecord
     return cube_item(provider, unit, selection, store)
 
 
+def _with_cpu(value: Any, cpu0: float) -> Any:
+    """Return ``value`` with its ``cpu_seconds`` set to the process CPU time since ``cpu0`` (when it has one)."""
+    if dataclasses.is_dataclass(value) and hasattr(value, "cpu_seconds"):
+        return dataclasses.replace(value, cpu_seconds=time.process_time() - cpu0)  # type: ignore[type-var]
+    return value
+
+
 def select_task(fn: Callable[..., Any], unit: WorkUnit, year: int, attempts: int, backoff_s: float) -> Any:
     """Ray task: select one unit-year's scenes (transient failures retried with backoff)."""
-    return with_backoff(fn, unit, year, attempts=attempts, backoff_s=backoff_s)
+    cpu0 = time.process_time()
+    return _with_cpu(with_backoff(fn, unit, year, attempts=attempts, backoff_s=backoff_s), cpu0)
 
 
 def cube_task(fn: Callable[..., Any], unit: WorkUnit, selection: SelectionRecord, attempts: int, backoff_s: float) -> Any:
     """Ray task: the cube of one unit-year, reused or built (reads retried with backoff)."""
-    return with_backoff(fn, unit, selection, attempts=attempts, backoff_s=backoff_s)
+    cpu0 = time.process_time()
+    return _with_cpu(with_backoff(fn, unit, selection, attempts=attempts, backoff_s=backoff_s), cpu0)
 
 
 def reduce_stage_task(fn: Callable[..., Any], writer: RunWriter, unit: WorkUnit, tile: TileResult, glaciers: Any,
                       selection: SelectionRecord, model_hash: str, attempts: int, backoff_s: float) -> ItemOutcome:
     """Ray task: reduce one mapped unit-year and stage the product; return the receipt and stage seconds."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     product = fn(unit, tile, glaciers, selection, model_hash)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     staged = with_backoff(writer.stage, product, attempts=attempts, backoff_s=backoff_s)
     seconds = {"select": selection.seconds, "cube": tile.cube_seconds, "infer": tile.seconds,
-               "reduce": t1 - t0, "stage": time.perf_counter() - t1}
+               "reduce": t1 - t0, "stage": time.perf_counter() - t1,
+               "select_cpu": selection.cpu_seconds, "cube_cpu": tile.cube_cpu_seconds, "infer_cpu": tile.cpu_seconds,
+               "reduce_cpu": c1 - c0, "stage_cpu": time.process_time() - c1}
     return ItemOutcome(staged, seconds)

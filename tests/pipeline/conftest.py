@@ -12,6 +12,6 @@ def local_ray() -> Iterator[None]:
     """One local Ray per test module (started and shut down here, never `ray stop`)."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()

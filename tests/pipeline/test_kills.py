@@ -18,7 +18,7 @@ from run_helpers import standin_config
 from glacierscale.archive import open_archive
 from glacierscale.errors import ArchiveError
 from glacierscale.pipeline.ledger import ledger_path, read_ledger
-from glacierscale.pipeline.run import run_pipeline, run_id_of
+from glacierscale.pipeline.run import run_id_of, run_pipeline
 from glacierscale.pipeline.standins import StandinFactory
 
 pytestmark = [pytest.mark.usefixtures("local_ray"), pytest.mark.slow]
