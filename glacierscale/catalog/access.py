@@ -70,10 +70,14 @@ def modifier_for(access: str, token_url: str | None = None) -> Any:
     return None
 
 
+# every remote read has a deadline: a stalled connection fails (and the run retries the item) instead of hanging
+READ_TIMEOUTS = {"GDAL_HTTP_TIMEOUT": "60", "GDAL_HTTP_CONNECTTIMEOUT": "20"}
+
+
 def gdal_options(access: str) -> dict[str, str]:
-    """Return GDAL configuration for reading assets under an access rule."""
+    """Return GDAL configuration for reading assets under an access rule (always with read timeouts)."""
     if access == "requester-pays-s3":
-        return {"AWS_REQUEST_PAYER": "requester"}
+        return {**READ_TIMEOUTS, "AWS_REQUEST_PAYER": "requester"}
     if access == "anonymous-https":
-        return {"GDAL_HTTP_MAX_RETRY": "3", "GDAL_HTTP_RETRY_DELAY": "1"}
-    return {}
+        return {**READ_TIMEOUTS, "GDAL_HTTP_MAX_RETRY": "3", "GDAL_HTTP_RETRY_DELAY": "1"}
+    return dict(READ_TIMEOUTS)

@@ -69,4 +69,7 @@ def test_token_endpoint_errors_are_clear(token_server: tuple[str, list[str]]) ->
 def test_access_rules() -> None:
     assert modifier_for("anonymous-https") is None
     assert isinstance(modifier_for("planetary-computer-sas"), SasSigner)
-    assert gdal_options("requester-pays-s3") == {"AWS_REQUEST_PAYER": "requester"}
+    assert gdal_options("requester-pays-s3")["AWS_REQUEST_PAYER"] == "requester"
+    # every remote read has a deadline, whatever the access rule
+    for rule in ("requester-pays-s3", "anonymous-https", "planetary-computer-sas", "local"):
+        assert gdal_options(rule)["GDAL_HTTP_TIMEOUT"] == "60"
