@@ -78,11 +78,13 @@ def bench_archive(workdir: Path | None = None, *, sizes: tuple[int, int] = (1000
                   size_px: int = 64, repeat: int = 5, progress: Any = None) -> dict[str, Any]:
     """Return commit seconds per 1000 tiles at ``sizes`` tiles archived, query latencies and the update ratio."""
     from glacierscale.archive.query import open_archive
+    from glacierscale.archive.repo import quiet_local_storage_warning
     from glacierscale.archive.run import open_run
     from glacierscale.archive.staging import RunPlan
 
     say = progress or (lambda _msg: None)
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+    # a scratch archive in a private temp folder: no other writer can exist, and --json needs a clean stdout
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp, quiet_local_storage_warning():
         root = Path(tmp)
         arch, staging = root / "archive", str(root / "staging")
         units = _units(sizes[1] + batch, size_px)

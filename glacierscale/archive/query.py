@@ -34,7 +34,7 @@ class ChangeArchive:
         import zarr
 
         self.location = location
-        self.repo = open_repository(location, create=False, **s3)
+        self.repo = open_repository(location, create=False, read_only=True, **s3)
         try:
             snapshot = self._resolve(as_of) if as_of else None
             self.session = (self.repo.readonly_session(snapshot_id=snapshot) if snapshot
@@ -63,7 +63,8 @@ class ChangeArchive:
         if len(as_of) == 10:  # a date means the end of that day
             when += dt.timedelta(days=1) - dt.timedelta(microseconds=1)
         for snap in self.repo.ancestry(branch="main"):
-            if snap.written_at <= when:
+            # a run's checkpoints reached main's history with its publish but were never main's tip
+            if snap.written_at <= when and (snap.metadata or {}).get("kind") != "checkpoint":
                 return str(snap.id)
         raise ArchiveError(f"archive {self.location} has no snapshot at or before {as_of}")
 
@@ -74,9 +75,13 @@ class ChangeArchive:
 
     # --- history -----------------------------------------------------------------------------------------------
     def history(self) -> list[dict[str, Any]]:
-        """Return the snapshots of ``main`` up to this view, newest first (id, written_at, message, run_id)."""
+        """Return the snapshots of ``main`` up to this view, newest first (id, written_at, message, run_id, kind).
+
+        ``kind`` is ``publish`` for snapshots that were ``main``'s tip and ``checkpoint`` for a run's batches,
+        which joined the history when that run was published.
+        """
         return [{"id": s.id, "written_at": s.written_at.isoformat(), "message": s.message,
-                 "run_id": (s.metadata or {}).get("glacierscale_run", "")}
+                 "run_id": (s.metadata or {}).get("glacierscale_run", ""), "kind": (s.metadata or {}).get("kind", "")}
                 for s in self.repo.ancestry(snapshot_id=self.snapshot)]
 
     def runs(self) -> pd.DataFrame:

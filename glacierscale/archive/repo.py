@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,32 @@ def s3_endpoint(**s3: Any) -> str | None:
     return str(endpoint) if endpoint else None
 
 
-def storage_for(location: str, **s3: Any) -> Any:
+LOCAL_WARNING = "icechunk::storage::object_store"  # where icechunk warns that local storage is unsafe for concurrent commits
+_quiet_depth = 0  # nesting of quiet_local_storage_warning (icechunk's filter is process-wide and has no getter)
+
+
+@contextlib.contextmanager
+def quiet_local_storage_warning() -> Iterator[None]:
+    """Keep icechunk's local-storage concurrency warning (printed on stdout) out of a read-only open.
+
+    The warning is about commits; a reader commits nothing. Writers keep it: glacierscale's own writers hold the
+    archive lock (lock.py), but the warning is still true of any other process writing the same folder.
+    """
+    import icechunk
+
+    global _quiet_depth
+    if _quiet_depth == 0:
+        icechunk.set_logs_filter(os.environ.get("ICECHUNK_LOG") or f"warn,{LOCAL_WARNING}=error")
+    _quiet_depth += 1
+    try:
+        yield
+    finally:
+        _quiet_depth -= 1
+        if _quiet_depth == 0:
+            icechunk.set_logs_filter(None)  # back to ICECHUNK_LOG or icechunk's default
+
+
+def storage_for(location: str, *, read_only: bool = False, **s3: Any) -> Any:
     """Return icechunk storage for a local path or ``s3://bucket/prefix``.
 
     S3 credentials come from the environment (AWS_ACCESS_KEY_ID, ...); ``AWS_ENDPOINT_URL`` selects an
@@ -41,6 +68,9 @@ def storage_for(location: str, **s3: Any) -> Any:
         )
     if "://" in location:
         raise ArchiveError(f"archive location {location!r}: only local paths and s3:// are supported")
+    if read_only:
+        with quiet_local_storage_warning():
+            return icechunk.local_filesystem_storage(str(Path(location).resolve()))
     return icechunk.local_filesystem_storage(str(Path(location).resolve()))
 
 
@@ -63,7 +93,7 @@ def repository_config() -> Any:
     return ic.RepositoryConfig(manifest=ic.ManifestConfig(splitting=split))
 
 
-def open_repository(location: str, *, create: bool, **s3: Any) -> Any:
+def open_repository(location: str, *, create: bool, read_only: bool = False, **s3: Any) -> Any:
     """Return the icechunk Repository at ``location``; create it if asked and absent.
 
     Raises ArchiveNotFoundError when there is no archive (and ``create`` is false), ArchiveError when the
@@ -71,7 +101,7 @@ def open_repository(location: str, *, create: bool, **s3: Any) -> Any:
     """
     import icechunk
 
-    storage = storage_for(location, **s3)
+    storage = storage_for(location, read_only=read_only and not create, **s3)
     try:
         if icechunk.Repository.exists(storage):
             return icechunk.Repository.open(storage)

@@ -54,7 +54,7 @@ def read_tiles(location: str, **s3: Any) -> dict[Key, TileRecord]:
     Raises ArchiveNotFoundError when there is no archive at ``location`` (a first run may start from nothing)
     and ArchiveError when it cannot be reached or read: never treat that as empty.
     """
-    repo = open_repository(location, create=False, **s3)
+    repo = open_repository(location, create=False, read_only=True, **s3)
     try:
         root = _root(repo, branch="main")
     except Exception as err:
@@ -111,21 +111,21 @@ class ArchiveRun:
             session = self.repo.writable_session(self.branch)
             root = open_root(session.store)
             have = _records(root)
-            where = {(i.unit_id, i.year): i.location for i in items}
-            keys = [k for k, i in ((k, where[k]) for k in sorted(where)) if not self._same(have.get(k), k, items)]
+            by_key = {(i.unit_id, i.year): i for i in items}
+            keys = [k for k in sorted(by_key) if not self._same(have.get(k), by_key[k])]
             if not keys:
                 return None
             t0 = time.perf_counter()
-            n = write_products(root, keys, lambda k: staged.read_product(where[k]), self.run_id)
+            n = write_products(root, keys, lambda k: staged.read_product(by_key[k].location), self.run_id)
             snap = session.commit(f"run {self.run_id}: checkpoint of {n} items",
                                   metadata={"glacierscale_run": self.run_id, "kind": "checkpoint", "base": base,
                                             "items": n, "seconds": round(time.perf_counter() - t0, 3)})
             return str(snap)
 
-    def _same(self, rec: TileRecord | None, key: Key, items: list[StagedItem]) -> bool:
+    def _same(self, rec: TileRecord | None, item: StagedItem) -> bool:
+        """Return whether this run already checkpointed ``item`` with the same result."""
         if rec is None or rec.run_id != self.run_id:
             return False
-        item = next(i for i in items if (i.unit_id, i.year) == key)
         return (rec.status, rec.input_hash, rec.model_hash) == (item.status, item.input_hash, item.model_hash)
 
     def held(self) -> dict[Key, TileRecord]:

@@ -93,7 +93,7 @@ def test_history_and_as_of(archive: tuple[str, list[str]]) -> None:
     assert a.snapshot == snaps[-1]
     ids = [h["id"] for h in a.history()]  # newest first, checkpoints included
     assert ids[0] == snaps[2] and ids.index(snaps[2]) < ids.index(snaps[1]) < ids.index(snaps[0])
-    assert a.history()[0]["run_id"] == "r3"
+    assert a.history()[0]["run_id"] == "r3" and a.history()[0]["kind"] == "publish"
     old = open_archive(arch, as_of=snaps[0])
     assert old.years() == [2020] and list(old.glacier("G2")["area_km2"]) == pytest.approx([2 * ONE])
     assert open_archive(arch, as_of="2999-01-01").snapshot == snaps[-1]

@@ -73,10 +73,15 @@ def test_run_lands_once_with_glacier_sums_and_plain_xarray_reads_it(tmp_path: Pa
 
 
 def test_crash_before_publish_leaves_main_and_rerun_commits_once(tmp_path: Path) -> None:
+    import pickle
+
     arch = tmp_path / "archive"
     _run(arch, tmp_path, "r1", [U1], [2020])
     old = _main(arch)
-    _run(arch, tmp_path, "r2", [U2], [2020], publish=False)  # the driver dies after its checkpoint
+    w = open_run(str(arch), "r2", plan("r2", [U2], [2020]), staging=str(tmp_path / "staging"))
+    in_worker = pickle.loads(pickle.dumps(w))  # what a Ray task gets: no plan, no open repository
+    assert in_worker.plan is None and len(pickle.dumps(w)) < 2000
+    w.checkpoint([in_worker.stage(product(U2, 2020))])  # ... and the driver dies after its checkpoint
     assert _main(arch) == old
     assert (U2.unit_id, 2020) not in read_tiles(str(arch))
     again = open_run(str(arch), "r2", plan("r2", [U2], [2020]), staging=str(tmp_path / "staging"))
