@@ -81,6 +81,47 @@ def test_concurrent_runs_disjoint_both_land_overlapping_conflict_names_the_run(s
     assert d.publish({}) is None
 
 
+def test_s3_driver_killed_between_checkpoint_and_publish(s3: object) -> None:
+    import subprocess
+    import textwrap
+
+    before = _main()
+    here = Path(__file__).resolve().parent
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(here)!r})
+        from synthetic import plan, product, unit
+        from glacierscale.archive.run import open_run
+        u = unit(403, 4000, ("G4",))
+        w = open_run({ARCH!r}, "killed", plan("killed", [u], [2024]), staging={STAGING!r})
+        w.checkpoint([w.stage(product(u, 2024))])
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)  # inherits moto's env
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    assert _main() == before
+    u = unit(403, 4000, ("G4",))
+    w = open_run(ARCH, "killed", plan("killed", [u], [2024]), staging=STAGING)
+    assert w.held()[(u.unit_id, 2024)].run_id == "killed"
+    snap = w.publish({})
+    assert snap == _main() and w.publish({}) is None
+    assert list(open_archive(ARCH).glacier("G4")["year"]) == [2024]
+
+
+def test_s3_disjoint_runs_publishing_at_the_same_moment_both_land(s3: object) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    units = [unit(410 + k, 4001, (f"R{k}",)) for k in range(2)]
+    writers = [_writer(f"race{k}", [u], [2025]) for k, u in enumerate(units)]
+    with ThreadPoolExecutor(2) as pool:
+        snaps = list(pool.map(lambda w: w.publish({}), writers))
+    assert all(snaps) and _main() in snaps
+    assert any("replayed onto" in h["message"] for h in open_archive(ARCH).history()[:2])  # the later one rebased
+    tiles = read_tiles(ARCH)
+    assert [tiles[(u.unit_id, 2025)].run_id for u in units] == ["race0", "race1"]
+    assert sorted(open_archive(ARCH).in_bbox((-180, -90, 180, 90), 2025, 2025)["glacier_id"]) == ["R0", "R1"]
+
+
 def test_unreachable_s3_is_an_error_not_an_empty_archive(monkeypatch: pytest.MonkeyPatch) -> None:
     from glacierscale.catalog.server import free_port
 
