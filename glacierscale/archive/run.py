@@ -181,12 +181,19 @@ class ArchiveRun:
         parts = _touched(root, keys)
         attrs = self.plan.glaciers if self.plan is not None else None
         n = update_glaciers(root, parts, attrs, self.run_id)
-        append_run(root, self.run_id, source, self._run_record(keys, base, summary, n))
+        append_run(root, self.run_id, source, self._run_record(root, keys, base, summary, n))
 
-    def _run_record(self, keys: list[Key], base: str, summary: dict[str, Any], glacier_years: int) -> dict[str, Any]:
+    def _run_record(self, root: Any, keys: list[Key], base: str, summary: dict[str, Any],
+                    glacier_years: int) -> dict[str, Any]:
         plan = self.plan
-        record: dict[str, Any] = {"run_id": self.run_id, "base": base, "items": len(keys), "glacier_years": glacier_years,
-                                  "summary": summary, "scenes": "tiles/scenes per (tile, year), run_id = this run"}
+        recs = tile_records(root, ("status", "run_id", "scenes"))
+        mine = recs[recs["run_id"] == self.run_id]
+        scenes = sum(len(v) for s in mine["scenes"] for v in (json.loads(s or "{}") or {}).values())
+        record: dict[str, Any] = {
+            "run_id": self.run_id, "base": base, "items": len(keys), "glacier_years": glacier_years,
+            "items_by_status": {str(k): int(v) for k, v in mine["status"].value_counts().items()},
+            "scenes_used": scenes, "scenes": "per unit-year in tiles/scenes (JSON) where tiles/run_id is this run",
+            "summary": summary}
         if plan is not None:
             ident = json.dumps({"units": sorted(u.unit_id for u in plan.units), "years": sorted(plan.years),
                                 "config": plan.config}, sort_keys=True, default=str)

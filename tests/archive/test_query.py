@@ -101,7 +101,9 @@ def test_history_and_as_of(archive: tuple[str, list[str]]) -> None:
         open_archive(arch, as_of="2000-01-01")
     runs = a.runs()
     assert list(runs["run_id"]) == ["r1", "r2", "r3"]
-    assert runs["record"].iloc[0]["summary"] == {"seconds": 2.0} and runs["record"].iloc[0]["checkpoint_hash"] == "ck1"
+    first = runs["record"].iloc[0]
+    assert first["summary"] == {"seconds": 2.0} and first["checkpoint_hash"] == "ck1" and first["code_version"] == "test"
+    assert first["items_by_status"] == {"done": 2} and first["scenes_used"] == 2 and len(first["plan_hash"]) == 16
 
 
 def test_export_outlines_areas_match_within_one_percent(archive: tuple[str, list[str]], tmp_path: Path) -> None:

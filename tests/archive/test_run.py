@@ -186,3 +186,29 @@ def test_read_tiles_no_archive_v1_archive_and_bad_staging(tmp_path: Path) -> Non
     bad = product(U1, 2020)
     with pytest.raises(ArchiveError, match=r"classes must be a \(64, 64\) array"):
         w.stage(type(bad)(bad.unit, 2020, "done", "i", "m", bad.classes[:10], bad.probability))
+
+
+def test_partial_quality_and_glacier_ids_inserted_in_order(tmp_path: Path) -> None:
+    import dataclasses
+
+    from glacierscale.archive.query import open_archive
+
+    arch = tmp_path / "archive"
+    late = unit(402, 4000, ("G5", "G6"))
+    _run(arch, tmp_path, "r1", [late], [2022])
+    w = open_run(str(arch), "r2", plan("r2", [U1, U2], [2022]), staging=str(tmp_path / "staging"))
+    half = product(U1, 2022)
+    half = dataclasses.replace(half, parts=tuple(dataclasses.replace(p, observed_km2=p.outline_km2 / 2)
+                                                 for p in half.parts))
+    w.checkpoint([w.stage(half), w.stage(product(U2, 2022, status="gap"))])
+    w.publish({})
+    a = open_archive(str(arch))
+    t = a.table().set_index(["glacier_id", "year"])
+    assert list(t.index.get_level_values(0)) == ["G1", "G2", "G3", "G5", "G6"]  # G1..G3 sorted before G5, G6
+    assert t.loc[("G1", 2022), "quality"] == "partial" and t.loc[("G1", 2022), "observed_fraction"] == pytest.approx(0.5)
+    assert t.loc[("G2", 2022), "quality"] == "partial"  # one of its two tiles had no usable view
+    assert t.loc[("G2", 2022), "area_km2"] == pytest.approx(20 * 20 * RES * RES / 1e6)
+    assert t.loc[("G3", 2022), "quality"] == "gap"
+    assert t.loc[("G5", 2022), "quality"] == "ok" and t.loc[("G5", 2022), "run_id"] == "r1"
+    assert a.glacier("G6")["rgi_id"].iloc[0] == "RGI2000-v7.0-G-11-G6"
+    assert a.glacier("G2")["rgi_id"].iloc[0] == "RGI2000-v7.0-G-11-G2"
