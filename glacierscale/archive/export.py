@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from glacierscale.archive.query import BBox, ChangeArchive
 
 OUTLINE_FORMATS = {".parquet": "parquet", ".geoparquet": "parquet", ".gpkg": "GPKG"}
+WINDOW_TILES = 32  # COG windows: blocks of 32 × 32 grid tiles (32,768 px square at 1024-px tiles)
 
 
 def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bbox: BBox | None = None) -> gpd.GeoDataFrame:
@@ -104,37 +105,41 @@ def write_fronts(archive: ChangeArchive, path: str | Path) -> int:
 
 
 def write_rasters(archive: ChangeArchive, folder: str | Path, *, years: tuple[int, int] | None = None,
-                  bbox: BBox | None = None) -> list[Path]:
-    """Write one COG per zone × year (bands: classes, glacier_probability; 255 = nodata); return the paths.
+                  bbox: BBox | None = None, window_tiles: int = WINDOW_TILES) -> list[Path]:
+    """Write COGs per zone × year × window (bands: classes, glacier_probability; 255 = nodata); return the paths.
 
-    Each COG covers the tiles the archive holds in that zone and year (cut to ``bbox`` if given).
+    A window is a block of ``window_tiles`` × ``window_tiles`` grid tiles; its COG covers the tiles the archive
+    holds in it that year (cut to the tiles touching ``bbox``), named ``<epsg>_<year>_<block col>_<block row>.tif``.
     """
     import rasterio
     from affine import Affine
 
+    from glacierscale.archive.commit import parse_unit_id
+
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     recs = archive.tiles()
     recs = recs[recs["status"] == "done"]
     if years:
         recs = recs[(recs["year"] >= years[0]) & (recs["year"] <= years[1])]
     if bbox is not None:
-        keep = set(_tiles_in(archive, bbox))
-        recs = recs[recs["unit_id"].isin(keep)]
-    from glacierscale.archive.commit import parse_unit_id
-
+        recs = recs[recs["unit_id"].isin(set(_tiles_in(archive, bbox)))]
     grid = pd.DataFrame([parse_unit_id(u) for u in recs["unit_id"]], columns=["epsg", "res", "size", "col", "row"],
                         index=recs.index)
     recs = pd.concat([recs, grid], axis=1)
+    recs["bcol"], recs["brow"] = recs["col"] // window_tiles, recs["row"] // window_tiles
     written = []
-    for (epsg, year), group in recs.groupby(["epsg", "year"]):
+    mosaics: dict[int, Any] = {}
+    for (epsg, year, bcol, brow), group in recs.groupby(["epsg", "year", "bcol", "brow"]):
         res, size = float(group["res"].iloc[0]), int(group["size"].iloc[0])
         span = res * size
         minx, maxx = group["col"].min() * span, (group["col"].max() + 1) * span
         miny, maxy = group["row"].min() * span, (group["row"].max() + 1) * span
-        ds = archive.mosaic(int(epsg)).sel(year=int(year), x=slice(minx, maxx), y=slice(maxy, miny))
+        if epsg not in mosaics:
+            mosaics[epsg] = archive.mosaic(int(epsg))
+        ds = mosaics[epsg].sel(year=int(year), x=slice(minx, maxx), y=slice(maxy, miny))
         data = np.stack([ds["classes"].values, ds["glacier_probability"].values])
-        path = folder / f"{int(epsg)}_{int(year)}.tif"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{int(epsg)}_{int(year)}_{int(bcol)}_{int(brow)}.tif"
         profile = {"driver": "COG", "width": data.shape[2], "height": data.shape[1], "count": 2, "dtype": "uint8",
                    "crs": f"EPSG:{int(epsg)}", "transform": Affine(res, 0.0, minx, 0.0, -res, maxy), "nodata": 255,
                    "compress": "deflate", "blocksize": 512}

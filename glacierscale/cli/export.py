@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "glacier × year, RGI 7 field names (rgi_id, glims_id, src_date, area_km2) + area_unc_km2, "
                       "observed_fraction")
     what.add_argument("--fronts", metavar="FILE", help="calving-front lines (when the reducers make them)")
-    what.add_argument("--rasters", metavar="DIR", help="one COG per zone × year: classes, glacier_probability")
+    what.add_argument("--rasters", metavar="DIR", help="COGs per zone × year × 32×32-tile window: classes, glacier_probability")
     p.add_argument("--years", type=_years, metavar="FIRST:LAST", help="years to export (default: all)")
     p.add_argument("--bbox", type=parse_bbox, metavar="W,S,E,N", help="WGS84 box (glacier centroids for outlines, "
                    "tile footprints for rasters; W > E crosses the antimeridian)")

@@ -133,7 +133,7 @@ def test_export_rasters_fronts_and_bad_input(archive: tuple[str, list[str]], tmp
 
     assert main(["export", archive[0], "--rasters", str(tmp_path / "cogs"), "--years", "2020"]) == 0
     (cog,) = sorted((tmp_path / "cogs").glob("*.tif"))
-    assert cog.name == "32632_2020.tif"
+    assert cog.name == f"32632_2020_{U1.col // 32}_{U1.row // 32}.tif"  # zone, year, 32 × 32-tile window
     with rasterio.open(cog) as src:
         assert src.crs.to_epsg() == 32632 and src.count == 2 and src.nodata == 255
         assert src.bounds.left == U1.bounds[0] and src.bounds.right == U2.bounds[2]
