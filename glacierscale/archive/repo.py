@@ -129,8 +129,8 @@ def check_layout(root: Any, location: str) -> None:
         raise ArchiveError(
             f"{location} is a version-1 change archive (per-unit groups 'units/' and 'areas'); this glacierscale "
             "reads and writes layout version 2 (zone mosaics, glaciers, tiles, runs). Re-run into a new archive "
-            "(glacierscale run CONFIG --archive NEW); glacierscale 0.1.0 (before the layout change) still reads "
-            "version-1 archives")
+            "(glacierscale run CONFIG --archive NEW); glacierscale at commit 4ac743f (before the layout change) "
+            "still reads version-1 archives")
     version = root.attrs.get("glacierscale_layout")
     if version is not None and int(str(version)) > LAYOUT_VERSION:
         raise ArchiveError(f"{location} has archive layout {version}; this glacierscale reads up to {LAYOUT_VERSION}")
