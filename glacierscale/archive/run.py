@@ -159,6 +159,18 @@ class ArchiveRun:
                     main = self.repo.lookup_branch("main")
             return self._land_on_moved_main(base, tip, main, summary, replace)
 
+    def discard_staging(self) -> None:
+        """Delete this run's staged products once ``main`` holds the run; ArchiveError while it does not.
+
+        Until then staging is the only copy of items not yet checkpointed, so it is kept.
+        """
+        _, meta = self._branch_state()
+        if meta.get("kind") != "publish" or not self._landed(meta):
+            raise ArchiveError(f"run {self.run_id} is not published on {self.location}; its staging is kept")
+        fs, path = staged.filesystem(f"{self.staging.rstrip('/')}/{self.run_id}")
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+
     def _landed(self, meta: dict[str, Any]) -> bool:
         done = runs(_root(self.repo, branch="main"))
         return bool(((done["run_id"] == self.run_id) & (done["source_snapshot"] == str(meta.get("source")))).any())

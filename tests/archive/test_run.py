@@ -87,10 +87,14 @@ def test_crash_before_publish_leaves_main_and_rerun_commits_once(tmp_path: Path)
     again = open_run(str(arch), "r2", plan("r2", [U2], [2020]), staging=str(tmp_path / "staging"))
     assert again.held()[(U2.unit_id, 2020)].run_id == "r2"  # the resumed run sees its checkpointed item
     assert again.checkpoint([again.stage(product(U2, 2020))]) is None  # already on the run branch
+    with pytest.raises(ArchiveError, match="run r2 is not published"):
+        again.discard_staging()
     snap = again.publish({})
     assert snap is not None and _main(arch) == snap
     assert again.publish({}) is None
     assert (U2.unit_id, 2020) in read_tiles(str(arch))
+    again.discard_staging()
+    assert not (tmp_path / "staging" / "r2").exists() and (tmp_path / "staging" / "r1").exists()
 
 
 def test_killed_driver_between_checkpoint_and_publish(tmp_path: Path) -> None:
