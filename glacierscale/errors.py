@@ -57,13 +57,5 @@ class ArchiveConflictError(ArchiveError):
     """Another run landed results for the same items first; the message names that run and how to retry."""
 
 
-class ArchiveNotFoundError(ArchiveError, FileNotFoundError):
-    """No change archive exists at the location (as opposed to one that cannot be reached)."""
-
-
-class ArchiveConflictError(ArchiveError):
-    """Another run landed results for the same items first; the message names that run and how to retry."""
-
-
 class NotAvailableError(GlacierscaleError, NotImplementedError):
     """A command of the CLI contract that a later release implements."""
