@@ -43,7 +43,7 @@ def prepare(workdir: Path, *, progress: bool = False, quick: bool = False) -> Pa
         "grid": {"resolution": RES_M, "tile_size": tile_px, "margin_m": 500, "overlap_px": 0},
         # two single-thread actors on the two CPUs; the CPU tasks (cube read, reduce, stage) fit beside them
         "infer": {"num_actors": 2, "num_cpus": 0.75, "threads_per_actor": 1, "compile": False},
-        "stream": {"task_cpus": 0.25, "batch_items": 8, "keep_selections": True},
+        "stream": {"task_cpus": 0.25, "keep_selections": True},
     }, "bench inference")
     path = workdir / "bench.yaml"
     dump_run_config(cfg, path)

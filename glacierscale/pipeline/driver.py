@@ -91,6 +91,10 @@ class StreamingDriver:
         self.pixels = 0
         self.started = time.perf_counter()
         self.commit_seconds = 0.0
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-commit")
+        self._commit: tuple[Future[tuple[str, float]], list[StagedItem]] | None = None
         self.first_submit: float | None = None  # perf_counter of the first item submitted ...
         self.last_staged: float | None = None  # ... and of the last one staged (pipeline throughput)
         self.commits = 0
@@ -175,18 +179,39 @@ class StreamingDriver:
         if len(self.batch) >= self.opts.batch_items:
             self.checkpoint()
 
-    def checkpoint(self) -> None:
-        """Commit the staged batch on the run branch and write the ledger."""
+    @property
+    def uncommitted(self) -> int:
+        """Items staged but not yet committed on the run branch (the open batch and the commit in progress)."""
+        return len(self.batch) + (len(self._commit[1]) if self._commit else 0)
+
+    def checkpoint(self, *, wait: bool = False) -> None:
+        """Commit the staged batch on the run branch (in a background thread, so the loop keeps feeding the
+        actors while the archive commits) and write the ledger when it has landed; ``wait`` for it."""
+        self._land_commit()
         if self.batch:
-            t0 = time.perf_counter()
-            snapshot = self.writer.checkpoint(self.batch) or ""
-            self.commit_seconds += time.perf_counter() - t0
-            self.commits += 1
-            for item in self.batch:
-                rec = self.records[(item.unit_id, item.year)]
-                rec.status, rec.snapshot = item.status, snapshot
-                self.counts[item.status] += 1
-            self.batch = []
+            batch, self.batch = self.batch, []
+            self._commit = (self._committer.submit(self._commit_batch, batch), batch)
+        if wait:
+            self._land_commit()
+            write_ledger(self.ledger, self.records)
+
+    def _commit_batch(self, batch: list[StagedItem]) -> tuple[str, float]:
+        t0 = time.perf_counter()
+        return self.writer.checkpoint(batch) or "", time.perf_counter() - t0
+
+    def _land_commit(self) -> None:
+        """Wait for the commit in progress (if any), mark its items committed and write the ledger."""
+        if self._commit is None:
+            return
+        future, batch = self._commit
+        self._commit = None
+        snapshot, seconds = future.result()
+        self.commit_seconds += seconds
+        self.commits += 1
+        for item in batch:
+            rec = self.records[(item.unit_id, item.year)]
+            rec.status, rec.snapshot = item.status, snapshot
+            self.counts[item.status] += 1
         write_ledger(self.ledger, self.records)
 
     # ---- the loop ---------------------------------------------------------------------------------------
@@ -222,16 +247,17 @@ class StreamingDriver:
                 active = len({f.key for f in self.in_flight.values()})
                 if self.on_progress:
                     self.on_progress(self)
-            self.checkpoint()
+            self.checkpoint(wait=True)
         except BaseException:
             for ref in list(self.in_flight):
                 ray.cancel(ref)
             self.in_flight.clear()
-            self.checkpoint()  # what is staged is whole: keep it, the rerun resumes after it
+            self.checkpoint(wait=True)  # what is staged is whole: keep it, the rerun resumes after it
             raise
 
     def shutdown(self) -> None:
         import ray
 
+        self._committer.shutdown(wait=True)
         for actor in self.actors:
             ray.kill(actor)

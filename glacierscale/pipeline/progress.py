@@ -34,7 +34,7 @@ class RunProgress:
     def update(self, driver: StreamingDriver | Any) -> None:
         c = driver.counts
         finished = c["done"] + c["gap"] + c["failed"] + c["skipped"] + self.already_failed
-        staged = len(driver.batch)
+        staged = driver.uncommitted
         rate = driver.pixels / max(1e-9, time.perf_counter() - self.t0)
         info = (f"done {c['done'] + staged} · gap {c['gap']} · failed {c['failed'] + self.already_failed} · "
                 f"already archived {c['skipped']} · {rate:,.0f} px/s")

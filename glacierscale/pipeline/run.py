@@ -90,7 +90,10 @@ def _drive_options(cfg: RunConfig) -> DriveOptions:
 
     s, i = cfg.stream, cfg.infer
     cpus = float(ray.cluster_resources().get("CPU", os.cpu_count() or 2))
-    k = s.max_in_flight or max(2, int(2 * cpus / s.task_cpus))  # 2 × the task slots the cluster has
+    # 2 × the task slots left beside the actors, and at least two items per actor: deeper queues only make
+    # the first items wait behind every queued cube read (Ray runs ready tasks in submission order)
+    slots = max(1.0, (cpus - i.num_actors * i.num_cpus) / s.task_cpus)
+    k = s.max_in_flight or max(2 * i.num_actors + 2, int(2 * slots))
     return DriveOptions(k, s.batch_items, s.max_attempts, s.backoff_s, s.breaker_window, s.breaker_failed_share,
                         s.task_cpus, dict(s.task_resources), i.num_actors, i.num_cpus, i.num_gpus, dict(i.resources),
                         i.max_restarts, i.max_task_retries)
