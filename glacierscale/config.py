@@ -140,7 +140,8 @@ class InferConfig(_Strict):
 class StreamConfig(_Strict):
     """How the run streams (unit, year) items: in flight, batches, retries, the circuit breaker, placement."""
 
-    max_in_flight: int = Field(0, ge=0, description="items in flight at once (0: 2 × the task slots beside the actors, at least 2 per actor + 2)")
+    max_in_flight: int = Field(0, ge=0, description="items in flight at once (0: 2 × the task slots beside the "
+                               "actors, at least 2 per actor + 2)")
     batch_items: int = Field(32, ge=1, description="staged items per archive checkpoint (a commit on the run branch)")
     max_attempts: int = Field(3, ge=1, description="attempts per item for transient failures (HTTP 5xx/429, timeouts)")
     backoff_s: float = Field(1.0, ge=0, description="first retry delay; doubles per attempt")

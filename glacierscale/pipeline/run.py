@@ -144,7 +144,7 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
         funcs, model_hash = (stages or _default_factory)(cfg, url, provider, checkpoint, run_id, tiles_per_actor)
         plan = RunPlan(run_id, units, years, glacier_attributes(inventory), cfg.model_dump(mode="json"), model_hash,
                        _code_version())
-        writer = open_run(cfg.archive, run_id, plan, staging=f"{state.rstrip('/')}/runs/{run_id}/staging")
+        writer = open_run(cfg.archive, run_id, plan, staging=f"{state.rstrip('/')}/staging")
         held = writer.held()
         policy = _policy(held, model_hash, update=update, reprocess_changed=reprocess_changed,
                          reprocess_model=reprocess_model)
@@ -175,6 +175,8 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
     write_ledger(ledger, records)
     if not cfg.stream.keep_selections:
         _forget_selections(state, run_id)
+    if snapshot is not None:
+        writer.discard_staging()  # everything staged is on main now
     summary = summarize(records)
     stream = (driver.last_staged - driver.first_submit) if driver.first_submit and driver.last_staged else 0.0
     seconds = {"total": time.perf_counter() - t_start, "commits": driver.commit_seconds, "publish": publish_s,
