@@ -35,8 +35,10 @@ class Surface(IntEnum):
 
 S2_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
 
-# Typical surface reflectance per class for B02, B03, B04, B08, B11, B12 (PHYSICS.md section 1).
-REFLECTANCE: dict[Surface, tuple[float, ...]] = {
+# Classic physics (what the first checkpoints were trained on and `demo` maps, kept byte for byte): typical
+# surface reflectance per class for B02, B03, B04, B08, B11, B12 (PHYSICS.md section 1). Its glacier snow
+# (0.62) and ice are darker than real late-summer glacier surfaces; full physics uses REFLECTANCE below.
+CLASSIC_REFLECTANCE: dict[Surface, tuple[float, ...]] = {
     Surface.ROCK: (0.13, 0.15, 0.17, 0.21, 0.25, 0.21),
     Surface.SPARSE_VEG: (0.06, 0.09, 0.09, 0.24, 0.26, 0.18),
     Surface.DENSE_VEG: (0.03, 0.06, 0.03, 0.35, 0.18, 0.08),
@@ -51,11 +53,40 @@ REFLECTANCE: dict[Surface, tuple[float, ...]] = {
     Surface.MELANGE: (0.55, 0.55, 0.50, 0.40, 0.04, 0.03),  # mixed with OCEAN by the mélange cover
     Surface.ROCK_GLACIER: (0.13, 0.15, 0.17, 0.21, 0.25, 0.21),
 }
+# Full physics: surface reflectance per class for B02, B03, B04, B08, B11, B12, calibrated to 11,729 real
+# hand-labelled Sentinel-2 SR spectra (../shared/data/real/aberle-glacier-spectra, June-August 2021, four
+# glaciers; `benchmarks/spectra_check.py`): real glacier snow in summer is 0.81/0.83/0.83/0.69/0.019/0.016
+# (class medians), ice 0.35/0.36/0.34/0.24/0.014/0.013, rock 0.12/0.15/0.16/0.17/0.22/0.22, water
+# 0.11/0.17/0.11/0.03/0.011/0.011. Snow on and off the glacier is equally bright, as it is in nature, so
+# brightness alone never tells an accumulation area from seasonal snow. Firn (PHYSICS.md: 0.55) is mixed
+# into glacier snow per pixel by :func:`glacierscale.simulate.surfaces.ground_reflectance`.
+REFLECTANCE: dict[Surface, tuple[float, ...]] = {
+    Surface.ROCK: (0.13, 0.15, 0.17, 0.19, 0.24, 0.22),
+    Surface.SPARSE_VEG: (0.06, 0.09, 0.09, 0.24, 0.26, 0.18),
+    Surface.DENSE_VEG: (0.03, 0.06, 0.03, 0.35, 0.18, 0.08),
+    Surface.SEASONAL_SNOW: (0.86, 0.88, 0.88, 0.75, 0.020, 0.017),
+    Surface.GLACIER_SNOW: (0.88, 0.90, 0.89, 0.76, 0.020, 0.017),  # late-summer snow on the accumulation area
+    Surface.CLEAN_ICE: (0.37, 0.38, 0.36, 0.26, 0.015, 0.014),
+    Surface.DEBRIS: (0.12, 0.14, 0.16, 0.19, 0.21, 0.18),  # same lithology as the moraine around it
+    Surface.WATER: (0.125, 0.18, 0.12, 0.035, 0.011, 0.010),
+    Surface.FRESH_SNOW: (0.95, 0.94, 0.92, 0.85, 0.08, 0.06),
+    Surface.DIRTY_ICE: (0.24, 0.24, 0.23, 0.17, 0.03, 0.025),  # real ice p5-p25 (0.17-0.26 in B02)
+    Surface.OCEAN: (0.05, 0.04, 0.02, 0.01, 0.005, 0.003),
+    Surface.MELANGE: (0.55, 0.55, 0.50, 0.40, 0.04, 0.03),  # mixed with OCEAN by the mélange cover
+    Surface.ROCK_GLACIER: (0.13, 0.15, 0.17, 0.19, 0.24, 0.22),
+}
+FIRN_REFLECTANCE = (0.55, 0.55, 0.52, 0.40, 0.03, 0.02)  # PHYSICS.md section 1
+# Share of diffuse (sky + terrain-reflected) light per band: blue-rich, and in snow-filled cirques the
+# surrounding snow reflects much light into cast shadow. Calibrated so that snow in cast shadow matches the
+# real "shadowed snow" spectra (medians 0.47/0.41/0.33/0.23 in B02-B08, i.e. 0.4-0.6 of sunlit snow; SWIR
+# 0.010, lifted by light reflected from SWIR-bright rock walls).
+DIFFUSE_SHARE = np.array([0.55, 0.48, 0.40, 0.33, 0.45, 0.45], dtype=np.float32)
+
 # Full physics: rock, moraine, supraglacial debris and rock glaciers all take the spectrum of the local rock,
 # a mix of three rock types (PHYSICS.md section 1: granites/gneiss; darker phyllite/schist; carbonates that
 # reach 0.33-0.65 in the SWIR). Debris is the rock of its valley, so no band tells it from moraine.
 LITHOLOGY_REFLECTANCE = np.array([
-    (0.13, 0.15, 0.17, 0.21, 0.25, 0.21),  # granite, gneiss (typical bare rock / moraine)
+    (0.13, 0.15, 0.17, 0.19, 0.24, 0.22),  # granite, gneiss (typical bare rock / moraine; real rock B08 0.17)
     (0.09, 0.10, 0.11, 0.14, 0.17, 0.15),  # phyllite, biotite-chlorite schist
     (0.20, 0.23, 0.26, 0.30, 0.42, 0.34),  # limestone, dolomite, shale
 ], dtype=np.float32)

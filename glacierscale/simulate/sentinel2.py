@@ -7,6 +7,7 @@ on any date, dirty ice, lakes, sea and ice mélange, and the 40-70 % cloud cover
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ from scipy import ndimage
 from glacierscale.simulate import stac
 from glacierscale.simulate.atmosphere import clouds, scene_cloud_cover
 from glacierscale.simulate.physics import (
+    CLASSIC_REFLECTANCE,
     CLOUD_REFLECTANCE,
-    REFLECTANCE,
+    DIFFUSE_SHARE,
     S2_BANDS,
     Surface,
     cast_shadow,
@@ -60,8 +62,23 @@ def tile_code(region: Region) -> str:
     return f"{zone}{band}{region.spec.name.upper()[:2]}"
 
 
-def simulate_scene(region: Region, when: datetime, rng: np.random.Generator, out: Path) -> dict[str, Any]:
-    """Write one Sentinel-2 L2A scene (six bands + SCL as COGs) and return its STAC item."""
+@dataclass(frozen=True)
+class Rendering:
+    """One date's 10 m surface reflectance and what made it (surfaces, shadows, clouds, the sun)."""
+
+    refl: np.ndarray  # (6, y, x) B02 B03 B04 B08 B11 B12
+    surf: np.ndarray  # Surface class per pixel
+    shadow: np.ndarray  # cast terrain shadow
+    cos_i: np.ndarray  # cosine of the local solar incidence
+    cloud: np.ndarray
+    cshadow: np.ndarray
+    snow_line: float
+    fresh: bool
+    sun: tuple[float, float]  # elevation, azimuth in degrees
+
+
+def render(region: Region, when: datetime, rng: np.random.Generator) -> Rendering:
+    """Return the surface reflectance of one Sentinel-2 date at 10 m, before quantisation."""
     spec = region.spec
     full = region.physics == "full"
     year = when.year
@@ -81,7 +98,6 @@ def simulate_scene(region: Region, when: datetime, rng: np.random.Generator, out
     shadow = cast_shadow(region.terrain.elevation, spec.resolution, sun_elev, sun_az)
     direct = np.clip(cos_i, 0, None) / np.sin(np.deg2rad(sun_elev)) * ~shadow
     skyview = (1 + np.cos(region.slope)) / 2
-    light = np.clip(0.85 * direct + 0.15 * skyview, 0, 2.5).astype(np.float32)
 
     if full:  # 40-70 % typical over mountain glaciers in the ablation season (PHYSICS.md section 6)
         cloud, cshadow = clouds(region.shape, spec.resolution, scene_cloud_cover(rng), sun_elev, sun_az, rng)
@@ -97,12 +113,26 @@ def simulate_scene(region: Region, when: datetime, rng: np.random.Generator, out
 
     refl = np.empty((len(S2_BANDS), *region.shape), dtype=np.float32)
     for b in range(len(S2_BANDS)):
-        ground = ground_reflectance(region, surf, b, year) if full else lookup(REFLECTANCE, surf, b)
+        # full physics: a blue-rich diffuse share calibrated on real shadowed snow; classic: 15 % in every band
+        d = float(DIFFUSE_SHARE[b]) if full else 0.15
+        light = np.clip((1 - d) * direct + d * skyview, 0, 2.5).astype(np.float32)
+        ground = ground_reflectance(region, surf, b, year) if full else lookup(CLASSIC_REFLECTANCE, surf, b)
         base = ground * (1 + 0.10 * region.texture)
         r = base * light
         r *= 1 - (1 - SHADOW_TRANSMISSION[b]) * cshadow
         r = r * (1 - cloud) + CLOUD_REFLECTANCE[b] * cloud
         refl[b] = r + rng.normal(0, 0.004, region.shape).astype(np.float32)
+    return Rendering(refl, surf, shadow, cos_i, cloud, cshadow, line, fresh, (sun_elev, sun_az))
+
+
+def simulate_scene(region: Region, when: datetime, rng: np.random.Generator, out: Path) -> dict[str, Any]:
+    """Write one Sentinel-2 L2A scene (six bands + SCL as COGs) and return its STAC item."""
+    spec = region.spec
+    full = region.physics == "full"
+    ren = render(region, when, rng)
+    refl, surf, shadow, cos_i, cloud, cshadow = ren.refl, ren.surf, ren.shadow, ren.cos_i, ren.cloud, ren.cshadow
+    line, fresh = ren.snow_line, ren.fresh
+    sun_elev, sun_az = ren.sun
     dark = (shadow | (cos_i < 0.08)) & (cloud < 0.25)
     scl = _scl(surf, refl, cloud, cshadow, dark)[::2, ::2]
     valid = region.valid

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from glacierscale.simulate.physics import LITHOLOGY_REFLECTANCE, REFLECTANCE, ROCKLIKE, Surface, lookup
+from glacierscale.simulate.physics import (
+    FIRN_REFLECTANCE,
+    LITHOLOGY_REFLECTANCE,
+    REFLECTANCE,
+    ROCKLIKE,
+    Surface,
+    lookup,
+)
 
 if TYPE_CHECKING:
     from glacierscale.simulate.region import Region
@@ -63,7 +70,7 @@ def paint_full(region: Region, year: int, snowline_m: float, fresh: bool) -> np.
     s[(z + 120 * p > snowline_m) & holds_snow] = snow_kind
     on_ice = glacier & ~debris
     s[on_ice] = Surface.CLEAN_ICE
-    s[on_ice & (z + 60 * p < ela - 300)] = Surface.DIRTY_ICE
+    s[on_ice & (z + 60 * p < ela - 450)] = Surface.DIRTY_ICE  # the lowest part of the tongue
     s[glacier & debris] = Surface.DEBRIS
     s[glacier & (z + 40 * p > snowline_m)] = Surface.FRESH_SNOW if fresh else Surface.GLACIER_SNOW
     lake = region.lakes.get(year)
@@ -82,6 +89,10 @@ def ground_reflectance(region: Region, surf: np.ndarray, band: int, year: int) -
     if region.lithology is not None:
         rock = np.tensordot(LITHOLOGY_REFLECTANCE[:, band], region.lithology, axes=1)
         base = np.where(np.isin(surf, ROCKLIKE), rock, base)
+    snow = surf == Surface.GLACIER_SNOW
+    if snow.any():  # late summer: patches of firn show through the snow of the accumulation area (~10 %)
+        firn = np.clip(0.10 + 0.10 * region.patchiness[snow], 0.0, 0.35)
+        base[snow] = (1 - firn) * base[snow] + firn * FIRN_REFLECTANCE[band]
     if year in region.melange:
         mel = surf == Surface.MELANGE
         cover = region.melange[year][mel]

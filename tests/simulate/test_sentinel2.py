@@ -69,8 +69,10 @@ def test_clouds_and_cloud_shadows_in_bands_and_scl(full_scenes: SceneSet) -> Non
         # water clouds: bright in the visible like snow, but bright at 1.6 µm too (snow is dark there)
         assert np.median(blue[thick]) > 0.6 and np.median(swir[thick]) > 0.25
         assert np.median(swir[scl == 11]) < 0.05
-        # cloud shadows: only diffuse skylight, darker than the same kind of ground in the sun
+        # cloud shadows: only diffuse skylight, darker than sunlit bare ground although they fall on snow as
+        # well as rock (0.8, was 0.6 before snow was calibrated to the real spectra: its NIR is 0.71-0.76 now,
+        # 0.55 before, so shadowed snow weighs more in the shadow's median)
         nir = reflectance(item, "nir")[::2, ::2]
         assert (scl == 3).sum() > 1000
-        assert np.median(nir[scl == 3]) < 0.6 * np.median(nir[scl == 5])
+        assert np.median(nir[scl == 3]) < 0.8 * np.median(nir[scl == 5])
     assert 20 < np.mean(covers) < 80, "40-70 % is typical over mountain glaciers in the ablation season"
