@@ -16,6 +16,7 @@ import numpy as np
 from glacierscale.model.bands import GROUPS
 from glacierscale.model.checkpoint import NODATA_CLASS
 from glacierscale.model.data import Sample
+from glacierscale.model.randomise import Randomisation, randomise_optical
 
 DEBRIS_WEIGHT = 2.0  # cross-entropy weight of debris-covered ice (the rarest, hardest class)
 
@@ -30,10 +31,11 @@ class StepSettings:
     lr: float
     seed: int
     sensor_dropout: dict[str, float]
+    randomise: bool = True  # domain randomisation of the optical bands (model/randomise.py); False: ±15 % gain
 
 
 class PatchBatches:
-    """Class-balanced patches with flips, rotations, optical brightness and whole-group sensor dropout."""
+    """Class-balanced patches with flips, rotations, optical domain randomisation and whole-group sensor dropout."""
 
     def __init__(self, samples: list[Sample], bands: list[str], mean: np.ndarray, std: np.ndarray,
                  settings: StepSettings, rng: np.random.Generator) -> None:
@@ -46,6 +48,7 @@ class PatchBatches:
         self.dropout = [([bands.index(b) for b in GROUPS[g] if b in bands], p)
                         for g, p in settings.sensor_dropout.items()]
         # where the centres of class-balanced patches may fall, per sample
+        self.randomisation = Randomisation()
         self._where = [{c: np.argwhere(s.labels == c) for c in (1, 2)} for s in samples]
 
     def patch(self) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +72,10 @@ class PatchBatches:
         if rng.random() < 0.5:
             x, y = x[:, :, ::-1], y[:, ::-1]
         x = x.astype(np.float32)  # a copy
-        x[self.optical] *= rng.uniform(0.85, 1.15)  # illumination / calibration spread, all optical bands alike
+        if self.settings.randomise:  # another sensor, processor, atmosphere and date (model/randomise.py)
+            x[self.optical] = randomise_optical(x[self.optical], rng, self.randomisation)
+        else:
+            x[self.optical] *= rng.uniform(0.85, 1.15)  # illumination / calibration spread, all optical bands alike
         x = ((x - self.mean) / self.std).astype(np.float32, copy=False)
         for idx, p in self.dropout:
             if idx and rng.random() < p:

@@ -66,6 +66,9 @@ class TrainConfig(BaseModel):
     # sensor groups the model reads (optical is required); fewer groups train e.g. the optical-only model
     # that `evaluate --ablation --versus DIR` compares with the fusion model
     groups: list[str] = Field(default_factory=lambda: ["optical", "sar", "thermal", "dem"])
+    # domain randomisation of the optical bands (processing, brightness/contrast, illumination, haze, 20-30 m
+    # resampling, noise: model/randomise.py); false keeps the old ±15 % brightness only
+    randomise: bool = True
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
@@ -162,7 +165,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     mean, std = band_statistics(train_set)
     spec = ModelSpec.for_bands(bands, stem_width=cfg.stem_width)
     settings = StepSettings(steps=cfg.steps, batch_size=cfg.batch_size, patch_size=cfg.patch_size, lr=cfg.lr,
-                            seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout))
+                            seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout), randomise=cfg.randomise)
     t0 = time.perf_counter()
     if cfg.workers > 1:
         model, losses = _fit_on_ray(cfg, spec, train_set, bands, mean, std, settings)
