@@ -37,6 +37,10 @@ class CheckpointError(GlacierscaleError, FileNotFoundError):
     """A model checkpoint is missing, corrupt or does not match the cube."""
 
 
+class CheckpointMismatchError(CheckpointError, ValueError):
+    """A sound checkpoint that does not fit the run: bands the cube lacks, or another grid resolution."""
+
+
 class TransientError(GlacierscaleError, OSError):
     """A failure that may pass on retry (HTTP 5xx/429, timeouts, throttling); the run retries it with backoff."""
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from glacierscale.classes import CLASSES, NODATA_CLASS
-from glacierscale.errors import CheckpointError
+from glacierscale.errors import CheckpointError, CheckpointMismatchError
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -46,6 +46,18 @@ class Checkpoint:
         from glacierscale.model.bands import group_of
 
         return [b for b in self.bands if b not in cube_bands and group_of(b) not in self.optional_groups]
+
+    @property
+    def resolution_m(self) -> float | None:
+        """The grid resolution (m) the model was trained on (None for a checkpoint that does not say)."""
+        value = self.config.get("resolution_m", self.config.get("training", {}).get("resolution"))
+        return float(value) if value is not None else None
+
+    @property
+    def patch_size(self) -> int | None:
+        """The patch size (px) the model was trained on (None for a checkpoint that does not say)."""
+        value = self.config.get("patch_size", self.config.get("training", {}).get("patch_size"))
+        return int(value) if value is not None else None
 
     @property
     def temperature(self) -> float:
@@ -83,11 +95,13 @@ def sha256_file(path: Path) -> str:
 
 
 def save_checkpoint(path: Path, model: Any, bands: list[str], mean: np.ndarray, std: np.ndarray,
-                    training: dict[str, Any], data_hash: str, *, optional_groups: list[str] | None = None) -> str:
+                    training: dict[str, Any], data_hash: str, *, optional_groups: list[str] | None = None,
+                    resolution_m: float | None = None, patch_size: int | None = None) -> str:
     """Write a checkpoint directory; return the model hash.
 
     ``optional_groups`` names the sensor groups the model was trained to run without (their bands may be
-    absent from a cube, or all-NaN).
+    absent from a cube, or all-NaN); ``resolution_m`` and ``patch_size`` record the training grid and patch
+    (taken from ``training`` when not given), which :func:`check_resolution` holds runs to.
     """
     from safetensors.torch import save_file
 
@@ -105,6 +119,12 @@ def save_checkpoint(path: Path, model: Any, bands: list[str], mean: np.ndarray, 
         "classes": list(CLASSES), "nodata_class": NODATA_CLASS,
         "training": training, "data_hash": data_hash, "model_hash": model_hash,
     }
+    res = resolution_m if resolution_m is not None else training.get("resolution")
+    size = patch_size if patch_size is not None else training.get("patch_size")
+    if res is not None:
+        config["resolution_m"] = float(res)
+    if size is not None:
+        config["patch_size"] = int(size)
     (path / CONFIG).write_text(json.dumps(config, indent=1))
     return model_hash
 
@@ -153,3 +173,25 @@ def load_checkpoint(location: str | Path) -> Checkpoint:
     model.eval()
     return Checkpoint(path, model, bands, mean, std, list(config.get("classes", CLASSES)),
                       str(config.get("model_hash", "")), config)
+
+
+RESOLUTION_TOLERANCE = 1.5  # training randomises 20-30 m effective resolution: within ×1.5 the model maps as is
+
+
+def check_resolution(ckpt: Checkpoint, resolution_m: float, *, tolerance: float = RESOLUTION_TOLERANCE) -> None:
+    """Refuse (CheckpointMismatchError) a grid more than ``tolerance`` times finer or coarser than training's.
+
+    A ViT-U-Net sees objects at a fixed size in pixels: a 20 m model run on a 10 m grid sees every glacier
+    twice as large and its patch covers a quarter of the ground it was trained on. A checkpoint that does not
+    record its resolution is accepted.
+    """
+    trained = ckpt.resolution_m
+    if trained is None or resolution_m <= 0:
+        return
+    if max(trained / resolution_m, resolution_m / trained) > tolerance:
+        patch = f", patches of {ckpt.patch_size} px = {ckpt.patch_size * trained / 1000:g} km" if ckpt.patch_size else ""
+        raise CheckpointMismatchError(
+            f"checkpoint {ckpt.path} was trained on a {trained:g} m grid{patch}; this run's grid is "
+            f"{resolution_m:g} m. Set grid.resolution: {trained:g} in the run config (it maps grids of "
+            f"{trained / tolerance:.3g}-{trained * tolerance:.3g} m as they are), or use a checkpoint trained at "
+            f"{resolution_m:g} m")

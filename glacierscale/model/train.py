@@ -183,7 +183,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         summary["validation_iou"] = validate(model, out, bands, mean, std, val_set, cfg, optional)
     # the config's region definitions stay under "regions"; the summary's train/validation split goes to "split"
     record = {**cfg.model_dump(), **{k: v for k, v in summary.items() if k != "regions"}, "split": summary["regions"]}
-    save_checkpoint(out, model, bands, mean, std, record, data_hash(samples), optional_groups=optional)
+    save_checkpoint(out, model, bands, mean, std, record, data_hash(samples), optional_groups=optional,
+                    resolution_m=cfg.resolution, patch_size=cfg.patch_size)
     np.savetxt(out / "loss.csv", np.asarray(losses), fmt="%.5f", header="loss per step", comments="")
     if val_set:
         from glacierscale.model.evaluate import calibrate

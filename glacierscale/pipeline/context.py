@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from glacierscale.config import RunConfig
-from glacierscale.errors import CheckpointError, ConfigError
+from glacierscale.errors import CheckpointMismatchError, ConfigError
 
 
 @contextlib.contextmanager
@@ -59,16 +59,17 @@ def ray_session(cfg: RunConfig) -> Iterator[None]:
 
 
 def check_checkpoint(cfg: RunConfig, provider: Any) -> str:
-    """Fail fast: the checkpoint must load and its bands must come out of the provider's cube."""
+    """Fail fast: the checkpoint must load, its bands must come out of the provider's cube, its grid fit the run's."""
     from glacierscale.cube.assemble import cube_bands
-    from glacierscale.model.checkpoint import load_checkpoint
+    from glacierscale.model.checkpoint import check_resolution, load_checkpoint
 
     ckpt = load_checkpoint(cfg.model.checkpoint)
     have = cube_bands(provider)
     absent = [b for b in ckpt.bands if b not in have]
     if absent:
-        raise CheckpointError(f"checkpoint {ckpt.path} needs bands {absent} that provider "
-                              f"{provider.name!r} does not deliver ({have})")
+        raise CheckpointMismatchError(f"checkpoint {ckpt.path} needs bands {absent} that provider "
+                                      f"{provider.name!r} does not deliver ({have})")
+    check_resolution(ckpt, cfg.grid.resolution)  # the grid the model was trained on, within ×1.5
     return str(ckpt.path)
 
 
