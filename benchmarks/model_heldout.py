@@ -101,7 +101,7 @@ def main() -> None:
     unknown = sorted(set(names) - set(REGIONS))
     if unknown:
         ap.error(f"--regions: unknown {unknown}")
-    from glacierscale.model.evaluate import evaluate
+    from glacierscale.training.evaluate import evaluate
 
     results: dict[str, Any] = {}
     for name in names:

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from glacierscale.model.evaluate import evaluate
+    from glacierscale.training.evaluate import evaluate
 
     result = evaluate(args.checkpoint, Path(args.scenes), ablation=args.ablation, versus=tuple(args.versus))
     if args.json:

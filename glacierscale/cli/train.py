@@ -23,12 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glacierscale.model.train import load_train_config, train
+    from glacierscale.training.train import load_train_config, train
 
     cfg = load_train_config(args.config)
     if args.calibrate_only:
-        from glacierscale.model.evaluate import calibrate
-        from glacierscale.model.train import load_samples
+        from glacierscale.training.evaluate import calibrate
+        from glacierscale.training.train import load_samples
 
         out = args.out or cfg.out
         held_out = [r for r in cfg.regions if r.name in cfg.validation]
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                                                       ("workers", args.workers)) if v is not None}
     if args.groups is not None:
         from glacierscale.errors import ConfigError
-        from glacierscale.model.train import group_problem
+        from glacierscale.training.train import group_problem
 
         groups = [g.strip() for g in args.groups.split(",") if g.strip()]
         problem = group_problem(groups)

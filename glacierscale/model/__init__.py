@@ -1,4 +1,4 @@
-"""Model stage: the ViT-U-Net, its checkpoint format and training."""
+"""Model stage: the ViT-U-Net, its checkpoint format and band groups (training lives in glacierscale.training)."""
 
 from glacierscale.model.checkpoint import CLASSES, NODATA_CLASS, Checkpoint, load_checkpoint, save_checkpoint
 from glacierscale.model.vitunet import ModelSpec, ViTUNet

@@ -2,7 +2,7 @@
 
 Each worker builds the same network (same seed), wraps it with ``ray.train.torch.prepare_model`` (DDP:
 gradients averaged every step), draws patches from its own shard of the training region-years with its
-own random stream, and runs :func:`glacierscale.model.steps.fit_steps` — the step code of the
+own random stream, and runs :func:`glacierscale.training.steps.fit_steps` — the step code of the
 single-process loop. The global batch is split across workers, so a config means the same optimisation
 whatever the worker count. Rank 0 returns the weights as a Ray Train checkpoint.
 """
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from glacierscale.model.data import Sample
-from glacierscale.model.steps import StepSettings
+from glacierscale.training.data import Sample
+from glacierscale.training.steps import StepSettings
 
 log = logging.getLogger(__name__)
 WEIGHTS = "weights.safetensors"
@@ -37,8 +37,8 @@ def _worker_loop(config: dict[str, Any]) -> None:
     from ray.train.torch import prepare_model
     from safetensors.torch import save_file
 
-    from glacierscale.model.steps import PatchBatches, fit_steps
     from glacierscale.model.vitunet import ModelSpec, ViTUNet
+    from glacierscale.training.steps import PatchBatches, fit_steps
 
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()

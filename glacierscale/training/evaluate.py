@@ -80,8 +80,8 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
     from glacierscale.infer.patches import classify, predict_probabilities, select_bands, valid_pixels
-    from glacierscale.model.calibrate import expected_calibration_error, softmax
-    from glacierscale.model.data import scene_samples
+    from glacierscale.training.calibrate import expected_calibration_error, softmax
+    from glacierscale.training.data import scene_samples
 
     ckpt: Checkpoint = load_checkpoint(checkpoint)
     names = cube_bands(load_provider("local"))
@@ -134,9 +134,9 @@ def calibrate(checkpoint: str | Path, scenes: list[Path], *, tile_size: int = 38
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
     from glacierscale.infer.patches import predict_probabilities, select_bands, valid_pixels
-    from glacierscale.model.calibrate import expected_calibration_error, fit_temperature, softmax
     from glacierscale.model.checkpoint import CONFIG
-    from glacierscale.model.data import scene_samples
+    from glacierscale.training.calibrate import expected_calibration_error, fit_temperature, softmax
+    from glacierscale.training.data import scene_samples
 
     ckpt = load_checkpoint(checkpoint)
     names = cube_bands(load_provider("local"))

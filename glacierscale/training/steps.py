@@ -15,8 +15,8 @@ import numpy as np
 
 from glacierscale.model.bands import GROUPS
 from glacierscale.model.checkpoint import NODATA_CLASS
-from glacierscale.model.data import Sample
-from glacierscale.model.randomise import Randomisation, randomise_optical
+from glacierscale.training.data import Sample
+from glacierscale.training.randomise import Randomisation, randomise_optical
 
 DEBRIS_WEIGHT = 2.0  # cross-entropy weight of debris-covered ice (the rarest, hardest class)
 
@@ -31,7 +31,7 @@ class StepSettings:
     lr: float
     seed: int
     sensor_dropout: dict[str, float]
-    randomise: bool = True  # domain randomisation of the optical bands (model/randomise.py); False: ±15 % gain
+    randomise: bool = True  # domain randomisation of the optical bands (training/randomise.py); False: ±15 % gain
 
 
 class PatchBatches:
@@ -72,7 +72,7 @@ class PatchBatches:
         if rng.random() < 0.5:
             x, y = x[:, :, ::-1], y[:, ::-1]
         x = x.astype(np.float32)  # a copy
-        if self.settings.randomise:  # another sensor, processor, atmosphere and date (model/randomise.py)
+        if self.settings.randomise:  # another sensor, processor, atmosphere and date (training/randomise.py)
             x[self.optical] = randomise_optical(x[self.optical], rng, self.randomisation)
         else:
             x[self.optical] *= rng.uniform(0.85, 1.15)  # illumination / calibration spread, all optical bands alike

@@ -4,7 +4,7 @@ Labels come from the simulator's truth (inventory outlines plus debris zones) re
 the same catalog and cube code the pipeline uses. Regions are procedural or built over real DEMs and
 outlines (full physics, any sensors). Patches are sampled class-balanced, augmented (flips, rotations,
 optical brightness, whole-group sensor dropout) and fitted with cross-entropy + Dice by the step code of
-:mod:`glacierscale.model.steps` — in this process, or on Ray Train workers (``workers: N``). Validation is
+:mod:`glacierscale.training.steps` — in this process, or on Ray Train workers (``workers: N``). Validation is
 by region, never by random pixels.
 """
 
@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from glacierscale.config import build_model, load_yaml
 from glacierscale.model.checkpoint import save_checkpoint
-from glacierscale.model.data import Sample, band_statistics, data_hash, region_samples
 from glacierscale.simulate import RegionSpec
+from glacierscale.training.data import Sample, band_statistics, data_hash, region_samples
 
 SENSORS = ("s2", "s1", "landsat", "dem")
 
@@ -67,7 +67,7 @@ class TrainConfig(BaseModel):
     # that `evaluate --ablation --versus DIR` compares with the fusion model
     groups: list[str] = Field(default_factory=lambda: ["optical", "sar", "thermal", "dem"])
     # domain randomisation of the optical bands (processing, brightness/contrast, illumination, haze, 20-30 m
-    # resampling, noise: model/randomise.py); false keeps the old ±15 % brightness only
+    # resampling, noise: training/randomise.py); false keeps the old ±15 % brightness only
     randomise: bool = True
 
 
@@ -151,8 +151,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
     from glacierscale.model.bands import GROUPS
-    from glacierscale.model.steps import StepSettings
     from glacierscale.model.vitunet import ModelSpec
+    from glacierscale.training.steps import StepSettings
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -187,7 +187,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                     resolution_m=cfg.resolution, patch_size=cfg.patch_size)
     np.savetxt(out / "loss.csv", np.asarray(losses), fmt="%.5f", header="loss per step", comments="")
     if val_set:
-        from glacierscale.model.evaluate import calibrate
+        from glacierscale.training.evaluate import calibrate
 
         summary["calibration"] = calibrate(out, [], samples=val_set)
     from glacierscale.plots import training_curve
@@ -200,8 +200,8 @@ def _fit_here(spec: Any, train_set: list[Sample], bands: list[str], mean: np.nda
               settings: Any, progress: bool) -> tuple[Any, list[float]]:
     from rich.progress import Progress
 
-    from glacierscale.model.steps import PatchBatches, fit_steps
     from glacierscale.model.vitunet import ViTUNet
+    from glacierscale.training.steps import PatchBatches, fit_steps
 
     model = ViTUNet(spec)
     batches = PatchBatches(train_set, bands, mean, std, settings, np.random.default_rng(settings.seed))
@@ -224,8 +224,8 @@ def _fit_on_ray(cfg: TrainConfig, spec: Any, train_set: list[Sample], bands: lis
 
     import ray
 
-    from glacierscale.model.distributed import fit_distributed
     from glacierscale.model.vitunet import ViTUNet
+    from glacierscale.training.distributed import fit_distributed
 
     started = not ray.is_initialized()
     if started:
@@ -252,7 +252,7 @@ def validate(model: Any, out: Path, bands: list[str], mean: np.ndarray, std: np.
     """Return IoU on the held-out regions: pooled over them and per region."""
     from glacierscale.infer.patches import predict_classes, select_bands
     from glacierscale.model.checkpoint import load_checkpoint
-    from glacierscale.model.evaluate import IoUCounter
+    from glacierscale.training.evaluate import IoUCounter
 
     save_checkpoint(out, model, bands, mean, std, {}, "", optional_groups=optional)
     ckpt = load_checkpoint(out)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glacierscale.model.calibrate import expected_calibration_error, fit_temperature, softmax
+from glacierscale.training.calibrate import expected_calibration_error, fit_temperature, softmax
 
 
 def test_ece_is_zero_when_confidence_matches_frequency() -> None:
@@ -28,8 +28,8 @@ def test_fit_temperature_recovers_the_true_temperature() -> None:
 
 
 def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path) -> None:
-    from glacierscale.model.evaluate import evaluate
     from glacierscale.simulate import RegionSpec, simulate
+    from glacierscale.training.evaluate import evaluate
 
     # a region the size of the training regions (7.68 km), one year; the model never saw seed 61
     simulate(RegionSpec(years=(2022,), s2_per_year=2, s1_per_year=1, seed=61, grid_m=7680),

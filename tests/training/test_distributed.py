@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glacierscale.model.data import Sample, band_statistics, scene_samples
-from glacierscale.model.distributed import fit_distributed, shard
-from glacierscale.model.steps import StepSettings
 from glacierscale.simulate import SceneSet
+from glacierscale.training.data import Sample, band_statistics, scene_samples
+from glacierscale.training.distributed import fit_distributed, shard
+from glacierscale.training.steps import StepSettings
 
 
 @pytest.fixture()

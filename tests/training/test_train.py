@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from glacierscale.errors import ConfigError
-from glacierscale.model.train import load_train_config, region_spec, train
+from glacierscale.training.train import load_train_config, region_spec, train
 
 CONFIG = """
 out: ckpt
@@ -67,7 +67,7 @@ def test_train_in_one_process_writes_a_fusion_checkpoint(tmp_path: Path) -> None
 def test_labels_are_nodata_only_where_optical_data_is_missing(scene_set: object) -> None:
     import numpy as np
 
-    from glacierscale.model.data import scene_samples
+    from glacierscale.training.data import scene_samples
 
     samples = scene_samples(scene_set.root, [2021], 20.0, 128)  # type: ignore[attr-defined]
     assert samples
@@ -80,8 +80,8 @@ def test_labels_are_nodata_only_where_optical_data_is_missing(scene_set: object)
 def test_groups_select_the_bands_a_model_reads(tmp_path: Path) -> None:
     import numpy as np
 
-    from glacierscale.model.data import Sample
-    from glacierscale.model.train import group_problem, only_groups
+    from glacierscale.training.data import Sample
+    from glacierscale.training.train import group_problem, only_groups
 
     bands = ("B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "LST", "ELEV", "SLOPE", "ASPECT")
     data = np.arange(len(bands), dtype=np.float32)[:, None, None] * np.ones((1, 4, 4), np.float32)
