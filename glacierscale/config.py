@@ -281,9 +281,16 @@ def load_run_config(path: str | Path | None, overrides: dict[str, Any] | None = 
         catalog = data.get("catalog")
         if isinstance(catalog, dict) and isinstance(catalog.get("url"), str) and "catalog" not in given:
             u = catalog["url"]
-            if "://" not in u and not Path(u).is_absolute():
+            if "://" not in u and not Path(u).is_absolute() and not _is_provider_name(u, base):
                 catalog["url"] = str(base / u)
     return build_run_config(data, source)
+
+
+def _is_provider_name(url: str, base: Path) -> bool:
+    """Return whether ``url`` names a provider (catalogs/<url>.yaml) rather than a folder beside the config."""
+    from glacierscale.catalog.provider import provider_names  # the provider module imports this one
+
+    return "/" not in url and url in provider_names() and not (base / url).exists()
 
 
 def dump_run_config(cfg: RunConfig, path: str | Path) -> None:

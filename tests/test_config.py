@@ -240,3 +240,16 @@ def test_abbreviated_year_range_is_not_silently_a_huge_year(tmp_path: Path) -> N
     path.write_text("catalog: {url: catalog}\ninventory: rgi.gpkg\narchive: archive\nyears: 2021:22\n")
     with pytest.raises(ConfigError, match="years"):
         load_run_config(path)
+
+
+def test_a_provider_name_in_a_config_file_stays_a_provider_name(tmp_path: Path) -> None:
+    cfg = load_run_config(write_yaml(tmp_path / "conf" / "run.yaml", with_fields(catalog={"url": "earth-search"})))
+    assert cfg.catalog.url == "earth-search"
+    assert cfg.catalog.provider == "earth-search"
+
+
+def test_a_folder_beside_the_config_wins_over_a_provider_of_the_same_name(tmp_path: Path) -> None:
+    (tmp_path / "conf" / "earth-search").mkdir(parents=True)
+    cfg = load_run_config(write_yaml(tmp_path / "conf" / "run.yaml", with_fields(catalog={"url": "earth-search"})))
+    assert Path(cfg.catalog.url) == (tmp_path / "conf" / "earth-search").resolve()
+    assert cfg.catalog.provider == "local"
