@@ -101,12 +101,19 @@ def open_repository(location: str, *, create: bool, read_only: bool = False, **s
     """
     import icechunk
 
+    if not is_s3(location) and Path(location).exists() and not Path(location).is_dir():
+        # checked first: icechunk panics on a file (a Rust backtrace on stderr, then a BaseException)
+        raise ArchiveError(f"archive {location} is a file, not a change archive folder")
     storage = storage_for(location, read_only=read_only and not create, **s3)
     try:
         if icechunk.Repository.exists(storage):
             return icechunk.Repository.open(storage)
     except Exception as err:
         raise ArchiveError(f"cannot reach archive {location}: {err}") from err
+    except BaseException as err:  # pyo3_runtime.PanicException derives from BaseException
+        if type(err).__name__ != "PanicException":
+            raise
+        raise ArchiveError(f"cannot open archive {location}: {str(err).split(', context:')[0]}") from None
     if not create:
         raise ArchiveNotFoundError(f"no change archive at {location}")
     if not is_s3(location):

@@ -24,13 +24,21 @@ def inspect(args: argparse.Namespace) -> int:
     from glacierscale.errors import InputError
 
     path = Path(args.item)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a STAC item file (give one ITEM.json)")
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path} does not exist") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a STAC item: a binary file, not UTF-8 JSON text") from None
     except json.JSONDecodeError as err:
         raise InputError(f"{path} is not JSON: {err}") from None
+    except OSError as err:
+        raise InputError(f"{path} cannot be read: {err.strerror or err}") from None
     items = doc if isinstance(doc, list) else doc.get("features", [doc]) if isinstance(doc, dict) else [doc]
+    if not isinstance(items, list):
+        raise InputError(f"{path}: 'features' must be a list of STAC items, got {type(items).__name__}")
     try:
         parsed = [parse_item(it, args.provider).to_json() for it in items]
     except InputError as err:
