@@ -29,9 +29,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# options whose value is W,S,E,N (or another comma list of numbers) and may start with a minus
+NUMERIC_LIST_OPTIONS = ("--bbox",)
+
+
+def join_negative_values(argv: Sequence[str]) -> list[str]:
+    """Return argv with ``--bbox -147.2,61,...`` joined as ``--bbox=-147.2,61,...``.
+
+    argparse takes a value that starts with a minus for an option and fails with "expected one argument";
+    every western-hemisphere bbox starts with one.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        if tok in NUMERIC_LIST_OPTIONS and len(nxt) > 1 and nxt[0] == "-" and (nxt[1].isdigit() or nxt[1] == "."):
+            out.append(f"{tok}={nxt}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args) or 0)
     except GlacierscaleError as err:

@@ -56,3 +56,41 @@ def test_an_icechunk_panic_on_open_becomes_an_archive_error(tmp_path: Path, monk
     assert code == 2
     assert f"cannot open archive {tmp_path}: failed to create object store" in err
     assert "SpanTrace" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", "--out", "OUT", "--bbox", "-147.2,61.08,-146.98,61.22"],
+    ["plan", "--inventory", "rgi.gpkg", "--bbox", "-147.2,61.08,-146.98,61.22"],
+    ["query", "ARCH", "--bbox", "-147.2,61.08,-146.98,61.22"],
+    ["export", "ARCH", "--outlines", "o.parquet", "--bbox", "-147.2,61.08,-146.98,61.22"],
+])
+def test_a_western_hemisphere_bbox_is_a_value_not_an_option(argv: list[str]) -> None:
+    from glacierscale.cli import build_parser, join_negative_values
+
+    args = build_parser().parse_args(join_negative_values(argv))
+    bbox = args.bbox if isinstance(args.bbox, tuple) else tuple(float(v) for v in args.bbox.split(","))
+    assert bbox == (-147.2, 61.08, -146.98, 61.22)
+
+
+@pytest.mark.parametrize("command", [["plan", "--inventory", "rgi.gpkg"], ["query", "ARCH"]])
+def test_a_bbox_across_the_antimeridian_is_accepted(command: list[str]) -> None:
+    from glacierscale.cli import build_parser, join_negative_values
+
+    args = build_parser().parse_args(join_negative_values([*command, "--bbox", "179.5,51,-179.5,52"]))
+    assert args.bbox == (179.5, 51.0, -179.5, 52.0)
+
+
+def test_plan_selects_glaciers_on_both_sides_of_the_antimeridian(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    inv = tmp_path / "aleutians.gpkg"
+    gpd.GeoDataFrame({"RGIId": ["RGI60-01.00001", "RGI60-01.00002", "RGI60-01.00003"], "O1Region": ["1", "1", "1"]},
+                     geometry=[box(179.6, 51.5, 179.62, 51.51), box(-179.62, 51.5, -179.6, 51.51),
+                               box(-170.0, 51.5, -169.98, 51.51)], crs=4326).to_file(inv)
+    out = tmp_path / "plan.parquet"
+    code, err = run_cli(["plan", "--inventory", str(inv), "--years", "2021", "--bbox", "179.5,51,-179.5,52",
+                         "--out", str(out)], capsys)
+    assert code == 0, err
+    assert sorted(set(gpd.read_parquet(out)["glacier_ids"].explode())) == ["RGI60-01.00001", "RGI60-01.00002"]
