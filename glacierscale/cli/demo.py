@@ -48,6 +48,22 @@ def prepare(workdir: Path, seed: int, progress: bool = True) -> Path:
     return path
 
 
+def _check_workdir(workdir: Path) -> None:
+    """Refuse a workdir that is neither absent, empty nor one the demo made (demo.yaml + catalog/simulation.json)."""
+    from glacierscale.errors import ConfigError
+
+    if not workdir.exists():
+        return
+    if not workdir.is_dir():
+        raise ConfigError(f"--workdir {workdir} is a file; give a new or empty folder, or a previous demo's workdir")
+    if not any(workdir.iterdir()):
+        return
+    if not ((workdir / "demo.yaml").is_file() and (workdir / "catalog" / "simulation.json").is_file()):
+        raise ConfigError(f"--workdir {workdir} is a folder with other files in it, not a demo workdir (no demo.yaml "
+                          "and catalog/simulation.json); the demo writes a catalog, cubes and an archive there, so "
+                          "give a new or empty folder, or a previous demo's workdir")
+
+
 def run(args: argparse.Namespace) -> int:
     import geopandas as gpd
     from rich.console import Console
@@ -61,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     t0 = time.perf_counter()
     workdir = Path(args.workdir)
+    _check_workdir(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     cfg_path = prepare(workdir, args.seed, progress=not args.quiet)
     cfg = load_run_config(cfg_path)

@@ -94,3 +94,31 @@ def test_plan_selects_glaciers_on_both_sides_of_the_antimeridian(tmp_path: Path,
                          "--out", str(out)], capsys)
     assert code == 0, err
     assert sorted(set(gpd.read_parquet(out)["glacier_ids"].explode())) == ["RGI60-01.00001", "RGI60-01.00002"]
+
+
+def test_demo_refuses_a_workdir_that_is_not_a_demo_workdir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    code, err = run_cli(["demo", "--workdir", str(tmp_path), "--quiet"], capsys)
+    assert code == 2
+    assert f"--workdir {tmp_path} is a folder with other files in it, not a demo workdir" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive", "notes.txt"]  # nothing written
+
+
+def test_demo_refuses_a_file_as_workdir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "work"
+    target.write_text("x")
+    code, err = run_cli(["demo", "--workdir", str(target), "--quiet"], capsys)
+    assert code == 2
+    assert f"--workdir {target} is a file" in err
+
+
+def test_demo_accepts_its_own_workdir_and_an_empty_one(tmp_path: Path) -> None:
+    from glacierscale.cli.demo import _check_workdir
+
+    _check_workdir(tmp_path)  # empty
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog" / "simulation.json").write_text("{}")
+    (tmp_path / "demo.yaml").write_text("name: demo\n")
+    (tmp_path / "archive").mkdir()
+    _check_workdir(tmp_path)  # a previous demo's
