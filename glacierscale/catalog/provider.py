@@ -14,8 +14,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from glacierscale.config import load_yaml
 from glacierscale.errors import ConfigError
 
-# provider YAML lives in the repository's catalogs/ folder (the package is installed editable)
-CATALOG_DIRS = [Path(__file__).resolve().parents[2] / "catalogs"]
+# provider YAML ships in the package (glacierscale/catalogs: in a checkout, a link to the top-level catalogs/);
+# the checkout's folder is the fallback for a tree where the link is missing
+CATALOG_DIRS = list(dict.fromkeys(d.resolve() for d in (Path(__file__).resolve().parents[1] / "catalogs",
+                                             Path(__file__).resolve().parents[2] / "catalogs") if d.is_dir())) \
+    or [Path(__file__).resolve().parents[1] / "catalogs"]
 
 
 Access = Literal["local-files", "anonymous-https", "requester-pays-s3", "planetary-computer-sas"]
@@ -83,4 +86,4 @@ def load_provider(name_or_path: str) -> Provider:
 
 def provider_names() -> list[str]:
     """Return the names of every provider defined in catalogs/."""
-    return sorted(p.stem for d in CATALOG_DIRS for p in d.glob("*.yaml"))
+    return sorted({p.stem for d in CATALOG_DIRS for p in d.glob("*.yaml")})
