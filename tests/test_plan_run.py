@@ -70,3 +70,24 @@ def test_a_plan_from_another_inventory_is_refused(tmp_path: Path) -> None:
     path = write_plan(make_plan(EVEREST, PlanSpec(years=(2021,))), tmp_path / "everest.parquet")
     with pytest.raises(InputError, match=r"plan .*everest.parquet lists 86 glaciers that inventory .*rgi_oetztal"):
         plan_run(_cfg(tmp_path, plan=str(path)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("how", ["inventory", "regions", "plan"])
+def test_repaired_outlines_reach_the_run_summary(tmp_path: Path, how: str) -> None:
+    import geopandas as gpd
+    from shapely.geometry import Polygon, box
+
+    bow_tie = Polygon([(10.0, 46.0), (10.02, 46.02), (10.02, 46.0), (10.0, 46.02)])  # self-intersecting
+    inv = tmp_path / "inv.gpkg"
+    gpd.GeoDataFrame({"RGIId": ["RGI60-11.00001", "RGI60-11.00002"], "O1Region": ["11", "11"]},
+                     geometry=[bow_tie, box(10.05, 46.0, 10.07, 46.02)], crs=4326).to_file(inv)
+    fields: dict[str, object] = {"catalog": {"url": str(tmp_path)}, "inventory": str(inv), "years": [2021],
+                                 "archive": str(tmp_path / "archive")}
+    if how == "regions":
+        fields["regions"] = ["11"]
+    if how == "plan":
+        fields["plan"] = str(write_plan(make_plan(inv, PlanSpec(years=(2021,))), tmp_path / "plan.parquet"))
+    glaciers, _ = plan_run(build_run_config(fields))
+    repairs = glaciers.attrs.get("repairs", [])
+    assert [(r.glacier_id, r.action) for r in repairs] == [("RGI60-11.00001", "repaired")]
+    assert "Self-intersection" in repairs[0].problem
