@@ -173,7 +173,18 @@ class RunConfig(_Strict):
     stream: StreamConfig = StreamConfig()
     state_dir: str | None = Field(None, description="run ledger and scene selections; default <archive>/../state")
     ray_address: str | None = None
-    mode: Literal["local", "cluster"] = "local"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_fields(cls, data: Any) -> Any:
+        # ``mode: local|cluster`` was never read (ray_address decides); old configs that have it still load
+        if isinstance(data, dict) and "mode" in data:
+            import warnings
+
+            data = {k: v for k, v in data.items() if k != "mode"}
+            warnings.warn("run config field 'mode' is retired and ignored: set ray_address (or RAY_ADDRESS) "
+                          "to run on a cluster", FutureWarning, stacklevel=2)
+        return data
 
     @field_validator("years", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ class InputError(GlacierscaleError, ValueError):
     """An input file (DEM, outlines, inventory, STAC item) is unusable; the message names the file."""
 
 
-class CatalogError(GlacierscaleError):
+class CatalogError(GlacierscaleError, OSError):
     """A STAC catalog cannot be reached, served or read."""
 
 
@@ -29,7 +29,7 @@ class EmptySearchError(CatalogError, LookupError):
     """A STAC search returned no usable scene for a work unit and time window."""
 
 
-class CubeError(GlacierscaleError):
+class CubeError(GlacierscaleError, OSError):
     """A cube cannot be assembled or written."""
 
 
@@ -49,7 +49,7 @@ class RunStoppedError(GlacierscaleError, RuntimeError):
     """The run stopped itself: most recent items failed (circuit breaker); finished items are kept."""
 
 
-class ArchiveError(GlacierscaleError):
+class ArchiveError(GlacierscaleError, OSError):
     """The change archive cannot be opened, written or queried."""
 
 
@@ -59,7 +59,3 @@ class ArchiveNotFoundError(ArchiveError, FileNotFoundError):
 
 class ArchiveConflictError(ArchiveError):
     """Another run landed results for the same items first; the message names that run and how to retry."""
-
-
-class NotAvailableError(GlacierscaleError, NotImplementedError):
-    """A command of the CLI contract that a later release implements."""

@@ -216,9 +216,16 @@ def test_missing_file_names_the_file(tmp_path: Path) -> None:
 
 
 def test_config_error_is_also_a_value_error(tmp_path: Path) -> None:
-    path = write_yaml(tmp_path / "bad.yaml", with_fields(mode="cloud"))
-    with pytest.raises(ValueError, match="mode:"):
+    path = write_yaml(tmp_path / "bad.yaml", with_fields(ray_address=["not", "an", "address"]))
+    with pytest.raises(ValueError, match="ray_address:"):
         load_run_config(path)
+
+
+def test_an_old_config_with_mode_still_loads_with_a_deprecation_message(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "old.yaml", with_fields(mode="cluster"))
+    with pytest.warns(FutureWarning, match="run config field 'mode' is retired and ignored: set ray_address"):
+        cfg = load_run_config(path)
+    assert "mode" not in cfg.model_dump()
 
 
 # --- YAML as people type it --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from glacierscale.errors import CheckpointError, InputError
+from glacierscale.errors import CheckpointMismatchError, InputError
 from glacierscale.infer.options import InferOptions, forward_fn
 from glacierscale.model.bands import required_indices
 from glacierscale.model.checkpoint import NODATA_CLASS, Checkpoint
@@ -39,7 +39,7 @@ def blend_weights(patch: int, overlap: int) -> np.ndarray:
 
 
 def select_bands(ckpt: Checkpoint, cube: np.ndarray, cube_bands: list[str]) -> np.ndarray:
-    """Return the cube's bands in the checkpoint's order; CheckpointError when some are absent.
+    """Return the cube's bands in the checkpoint's order; CheckpointMismatchError when some are absent.
 
     Bands of a group the checkpoint can run without (``optional_groups``: trained with that group dropped)
     may be absent from the cube altogether (a provider without that sensor); they come back all-NaN, as
@@ -50,7 +50,7 @@ def select_bands(ckpt: Checkpoint, cube: np.ndarray, cube_bands: list[str]) -> n
     absent = [b for b in ckpt.bands if b not in cube_bands]
     fatal = ckpt.absent_bands(cube_bands)
     if fatal:
-        raise CheckpointError(
+        raise CheckpointMismatchError(
             f"checkpoint {ckpt.path} expects bands {ckpt.bands} but the cube has {cube_bands} (missing {fatal})")
     if not absent:
         return cube[[cube_bands.index(b) for b in ckpt.bands]]
@@ -83,8 +83,8 @@ def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 12
     import torch
 
     if data.ndim != 3 or data.shape[0] != len(ckpt.bands):
-        raise CheckpointError(f"checkpoint {ckpt.path} expects {len(ckpt.bands)} bands {ckpt.bands} but the data has "
-                              f"shape {data.shape}; pick the bands with select_bands")
+        raise CheckpointMismatchError(f"checkpoint {ckpt.path} expects {len(ckpt.bands)} bands {ckpt.bands} but the "
+                                      f"data has shape {data.shape}; pick the bands with select_bands")
     _, h, w = data.shape
     # a model that takes missing inputs (per-group fusion stems) sees NaN and masks the group itself
     x = ckpt.normalise(data, keep_nan=bool(getattr(ckpt.model, "accepts_missing", False)))

@@ -122,3 +122,13 @@ def test_demo_accepts_its_own_workdir_and_an_empty_one(tmp_path: Path) -> None:
     (tmp_path / "demo.yaml").write_text("name: demo\n")
     (tmp_path / "archive").mkdir()
     _check_workdir(tmp_path)  # a previous demo's
+
+
+def test_errors_inherit_the_builtin_they_resemble() -> None:
+    import glacierscale.errors as errors
+
+    for name in ("CatalogError", "CubeError", "ArchiveError", "EmptySearchError", "ArchiveConflictError"):
+        assert issubclass(getattr(errors, name), OSError), name
+    assert issubclass(errors.CheckpointMismatchError, ValueError)
+    assert not hasattr(errors, "NotAvailableError")
+    assert str(errors.CubeError("cube x cannot be written")) == "cube x cannot be written"

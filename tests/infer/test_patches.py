@@ -156,3 +156,15 @@ def test_blending_on_the_device_equals_blending_on_the_host(one_torch_thread: No
     dev = predict_probabilities(ckpt, data, patch=64, overlap=16, batch_size=16, blend_on_device=True)
     assert dev.shape == host.shape == (3, 200, 176)
     np.testing.assert_allclose(dev, host, atol=1e-5)
+
+
+def test_a_band_mismatch_is_a_value_error_not_a_missing_file() -> None:
+    from glacierscale.errors import CheckpointError, CheckpointMismatchError
+    from glacierscale.infer.patches import select_bands
+
+    ckpt = checkpoint(ConstantLogits([0.0] * len(CLASSES)), n_bands=2)
+    cube = np.zeros((2, 4, 4), np.float32)
+    with pytest.raises(CheckpointMismatchError) as info:
+        select_bands(ckpt, cube, ["B0", "X"])
+    assert str(info.value) == "checkpoint dummy expects bands ['B0', 'B1'] but the cube has ['B0', 'X'] (missing ['B1'])"
+    assert isinstance(info.value, ValueError) and isinstance(info.value, CheckpointError)
