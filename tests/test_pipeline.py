@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -140,8 +142,8 @@ def test_run_as_a_ray_job_on_a_started_cluster(demo: Path, tmp_path: Path) -> No
     env.pop("RAY_ADDRESS", None)
     ray = shutil.which("ray", path=env["PATH"])
     assert ray
-    dash = free_port()
-    subprocess.run([ray, "start", "--head", f"--port={free_port()}", f"--dashboard-port={dash}", "--num-cpus=2",
+    dash, gcs = free_port(), free_port()
+    subprocess.run([ray, "start", "--head", f"--port={gcs}", f"--dashboard-port={dash}", "--num-cpus=2",
                     "--include-dashboard=true", "--disable-usage-stats"], env=env, check=True, capture_output=True)
     try:
         archive = tmp_path / "job-archive"
@@ -152,7 +154,7 @@ def test_run_as_a_ray_job_on_a_started_cluster(demo: Path, tmp_path: Path) -> No
         assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
         assert "succeeded" in (job.stdout + job.stderr).lower()
     finally:
-        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True)
+        _stop_cluster_on_port(gcs)  # only the processes of this cluster: `ray stop` would stop every Ray here
     mine, theirs = open_archive(str(archive)).table(), open_archive(str(demo / "archive")).table()
     assert list(mine["glacier_id"]) == list(theirs["glacier_id"])
     np.testing.assert_allclose(mine["area_km2"], theirs["area_km2"])  # same cubes, same model: same areas
@@ -168,3 +170,17 @@ def test_bench_inference_reports_model_and_pipeline_throughput(tmp_path: Path, c
     assert set(r["cold_cpu_seconds_per_tile_year"]) == {"select", "cube", "infer", "reduce", "stage"}
     assert r["cold_cpu_seconds_per_tile_year"]["cube"] > 0 and r["cold_cpu_seconds_per_tile_year"]["infer"] > 0
     assert 0 < r["fraction_of_peak"] < 1.5
+
+
+def _stop_cluster_on_port(gcs_port: int) -> None:
+    """Kill the processes of the Ray cluster whose GCS listens on ``gcs_port`` (found by their command lines)."""
+    import psutil
+
+    marks = (f":{gcs_port}", f"={gcs_port}")  # --gcs-address=127.0.0.1:PORT, --gcs_server_port=PORT
+    procs = [p for p in psutil.process_iter(["cmdline"])
+             if any(part.endswith(marks) for part in (p.info["cmdline"] or [])) and p.pid != os.getpid()]
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(procs, timeout=10)
+

@@ -58,6 +58,22 @@ def ray_session(cfg: RunConfig) -> Iterator[None]:
         ray.shutdown()
 
 
+def with_checkpoint_grid(cfg: RunConfig) -> RunConfig:
+    """Return ``cfg`` on the checkpoint's training grid when it names no ``grid.resolution`` of its own.
+
+    A run from flags alone (``run --catalog DIR --inventory FILE ...``) then maps at the resolution the model
+    was trained on; a resolution given in a config is kept and checked by :func:`check_checkpoint`.
+    """
+    from glacierscale.model.checkpoint import load_checkpoint
+
+    if "resolution" in cfg.grid.model_fields_set:
+        return cfg
+    trained = load_checkpoint(cfg.model.checkpoint).resolution_m
+    if trained is None or trained == cfg.grid.resolution:
+        return cfg
+    return cfg.model_copy(update={"grid": cfg.grid.model_copy(update={"resolution": float(trained)})})
+
+
 def check_checkpoint(cfg: RunConfig, provider: Any) -> str:
     """Fail fast: the checkpoint must load, its bands must come out of the provider's cube, its grid fit the run's."""
     from glacierscale.cube.assemble import cube_bands

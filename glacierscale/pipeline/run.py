@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from glacierscale.config import RunConfig
-from glacierscale.pipeline.context import catalog_endpoint, check_checkpoint, plan_run, ray_session
+from glacierscale.pipeline.context import catalog_endpoint, check_checkpoint, plan_run, ray_session, with_checkpoint_grid
 from glacierscale.pipeline.driver import DriveOptions, Key, Policy, StreamingDriver
 from glacierscale.pipeline.ledger import ItemRecord, ledger_path, read_ledger, stage_seconds, summarize, write_ledger
 
@@ -121,6 +121,8 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
 
     t_start = time.perf_counter()
     years = sorted(years or cfg.years)
+    if stages is None:
+        cfg = with_checkpoint_grid(cfg)
     inventory, units = plan_run(cfg)
     provider = load_provider(cfg.catalog.provider)
     checkpoint = check_checkpoint(cfg, provider) if stages is None else cfg.model.checkpoint

@@ -233,7 +233,7 @@ def _fit_on_ray(cfg: TrainConfig, spec: Any, train_set: list[Sample], bands: lis
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=max(cfg.workers, os.cpu_count() or 1), include_dashboard=False,
+            ray.init(address="local", num_cpus=max(cfg.workers, os.cpu_count() or 1), include_dashboard=False,
                      logging_level=logging.ERROR)
     try:
         state, losses = fit_distributed(spec, train_set, bands, mean, std, settings, workers=cfg.workers,
