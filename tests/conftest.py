@@ -82,3 +82,9 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run Ray Train's test first: in Ray 2.60 its controller does not start on a machine where another local Ray
+    ran and was shut down earlier in the session (seen with every earlier Ray test; cause not found yet)."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("ray_train_first") else 1)  # stable: order kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -183,4 +184,9 @@ def _stop_cluster_on_port(gcs_port: int) -> None:
         with contextlib.suppress(psutil.Error):
             p.kill()
     psutil.wait_procs(procs, timeout=10)
+    # what `ray stop` also does: forget the stopped cluster, or later `ray.init`s (Ray Train's) look for it
+    current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    with contextlib.suppress(OSError):
+        if current.read_text().strip().endswith(f":{gcs_port}"):
+            current.unlink()
 
