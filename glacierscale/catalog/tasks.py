@@ -123,9 +123,3 @@ def selected_items(record: SelectionRecord) -> dict[str, list[dict[str, Any]]]:
                            "changed since it was made")
     items = data.get("items", {})
     return {str(s): list(v) for s, v in items.items()}
-
-
-def selection_decisions(path: str) -> dict[str, list[dict[str, Any]]]:
-    """Return the kept/dropped decisions per sensor of a persisted selection (empty when absent)."""
-    data = _read_json(path) or {}
-    return dict(data.get("decisions", {}))
