@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from glacierscale.errors import RunStoppedError, TransientError
+from glacierscale.redact import redact  # re-exported: the run redacts what it records
 
 T = TypeVar("T")
 
@@ -24,12 +25,6 @@ TRANSIENT = re.compile(
     r"|too many requests|service unavailable|broken pipe|remote end closed",
     re.IGNORECASE)
 FILE = re.compile(r"((?:s3|https?|gs|file)://[^\s'\"]+|/[^\s'\":]+)\.(tif|tiff|TIF|jp2|json|nc|zarr)\b")
-SIGNED = re.compile(r"([?&](?:sig|se|sv|st|sp|sr|skoid|sktid|skt|ske|sks|skv|X-Amz-[A-Za-z-]+)=)[^&\s'\"]+")
-
-
-def redact(text: str) -> str:
-    """Return ``text`` with URL signatures and tokens (``sig=``, ``X-Amz-Signature=`` ...) replaced."""
-    return SIGNED.sub(r"\1REDACTED", text)
 
 
 def cause_of(err: BaseException) -> BaseException:
