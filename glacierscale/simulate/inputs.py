@@ -201,7 +201,11 @@ def load_outlines(values: tuple[str, ...] | list[str], years: tuple[int, ...]) -
     else:
         frame = standardise(read_vector(files[0]), files[0])
         known = sorted({int(y) for y in frame["year"].dropna()})
-        replay = len(known) > 1
+        # a replay is a file in which one glacier appears at several dates (GLIMS multi-temporal downloads);
+        # an inventory whose glaciers carry different source dates (every RGI 6 region is such a mosaic) is one
+        # inventory, not a series
+        dated = frame[frame["year"].notna()]
+        replay = bool((dated.groupby("glacier_id")["year"].nunique() > 1).any())
         if replay:
             frame = frame[frame["year"].notna()]
             by_year = {y: _one_per_glacier(frame[frame["year"] == y]) for y in known}

@@ -40,10 +40,14 @@ class SceneSet:
         return df.pivot(index="glacier_id", columns="year", values="area_km2")
 
 
-def acquisition_dates(year: int, n: int, rng: np.random.Generator, hour: float) -> list[datetime]:
-    """Return ``n`` distinct dates between 1 Aug and 25 Sep of ``year`` (end of the ablation season)."""
+def acquisition_dates(year: int, n: int, rng: np.random.Generator, hour: float, *, lat: float = 46.8) -> list[datetime]:
+    """Return ``n`` distinct dates at the end of the ablation season of ``year`` in the region's hemisphere.
+
+    North of the equator: 1 Aug - 25 Sep. South of it: 1 Feb - 28 Mar, inside the run's southern season window
+    (``season.south_start``/``south_end``, 15 Jan - 31 Mar): the austral late summer, when snow cover is least.
+    """
     days = np.sort(rng.choice(np.arange(0, 56), size=n, replace=False))
-    start = datetime(year, 8, 1)
+    start = datetime(year, 8, 1) if lat >= 0 else datetime(year, 2, 1)
     return [start + timedelta(days=int(d), hours=hour) for d in days]
 
 
@@ -60,22 +64,28 @@ def fixed_dates(year: int, dates: tuple[str, ...], hour: float) -> list[datetime
     return sorted(set(out))
 
 
-def _plan(spec: RegionSpec, years: tuple[int, ...], sensors: tuple[str, ...], full: bool) -> list[tuple[str, datetime]]:
-    """Return (sensor, acquisition time) for every scene; the classic order of random draws is kept."""
+def _plan(spec: RegionSpec, years: tuple[int, ...], sensors: tuple[str, ...], full: bool,
+          lat: float | None = None) -> list[tuple[str, datetime]]:
+    """Return (sensor, acquisition time) for every scene; the classic order of random draws is kept.
+
+    ``lat`` is the region's latitude (real inputs: the window's centre), which picks the hemisphere's season.
+    """
+    lat = spec.center_lat if lat is None else lat
     rng = np.random.default_rng(spec.seed + 1)
     plan: list[tuple[str, datetime]] = []
     for year in years:
         if "s2" in sensors:
             plan += [("s2", d) for d in (fixed_dates(year, spec.dates, 10.5) if spec.dates
-                                         else acquisition_dates(year, spec.s2_per_year, rng, 10.5))]
+                                         else acquisition_dates(year, spec.s2_per_year, rng, 10.5, lat=lat))]
         if "s1" in sensors:
-            s1 = fixed_dates(year, spec.dates, 5.5) if spec.dates else acquisition_dates(year, spec.s1_per_year, rng, 5.5)
+            s1 = (fixed_dates(year, spec.dates, 5.5) if spec.dates
+                  else acquisition_dates(year, spec.s1_per_year, rng, 5.5, lat=lat))
             # full physics alternates descending (morning) and ascending (evening) passes
             plan += [("s1", d + timedelta(hours=11.75) if full and k % 2 else d) for k, d in enumerate(s1)]
     rng_l = np.random.default_rng(spec.seed + 2)
     for year in years if "landsat" in sensors else ():
         plan += [("landsat", d) for d in (fixed_dates(year, spec.dates, 10.0) if spec.dates
-                                          else acquisition_dates(year, spec.landsat_per_year, rng_l, 10.0))]
+                                          else acquisition_dates(year, spec.landsat_per_year, rng_l, 10.0, lat=lat))]
     return plan
 
 
@@ -92,7 +102,8 @@ def simulate(spec: RegionSpec, out: Path, sensors: tuple[str, ...] = SENSORS, pr
         raise ConfigError(f"sensors {', '.join(sensors) or '(none)'}: choose from {', '.join(ALL_SENSORS)}")
     out = Path(out).resolve()
     region = build_region(spec)
-    plan = _plan(spec, region.years, sensors, region.physics == "full")  # bad dates fail before anything is written
+    # bad dates fail before anything is written
+    plan = _plan(spec, region.years, sensors, region.physics == "full", region.center_lat)
     out.mkdir(parents=True, exist_ok=True)
     items: dict[str, list[dict]] = {}
     writers = {"s2": (sentinel2.COLLECTION, sentinel2.simulate_scene),
