@@ -154,6 +154,20 @@ class StreamConfig(_Strict):
                                   "reuses them instead of searching the catalog again (a frozen catalog)")
 
 
+class ReduceConfig(_Strict):
+    """How a published run turns mapped pixels into glacier-year areas (docs/products.md)."""
+
+    min_observed_fraction: float = Field(
+        0.5, ge=0, le=1, description="glacier-years observed below this share of their outline are flagged "
+        "(glaciers/change_excluded) and left out of change rates; their area is still estimated")
+    temporal_filter: bool = Field(True, description="a pixel read as rock between two years of ice (or the reverse) "
+                                  "takes its neighbours' class unless its own probability is strong evidence")
+    strong_evidence: float = Field(0.98, gt=0.5, le=1, description="probability at which one year's reading "
+                                   "stands against both neighbouring years (temporal filter)")
+    error_correlation_px: float = Field(3.0, ge=1, description="side (px) of the blocks within which model errors "
+                                        "are correlated; scales the model term of area_unc_km2")
+
+
 class RunConfig(_Strict):
     """Everything ``glacierscale run`` needs; flags on the command line override these fields."""
 
@@ -171,6 +185,7 @@ class RunConfig(_Strict):
     model: ModelConfig = ModelConfig()
     infer: InferConfig = InferConfig()
     stream: StreamConfig = StreamConfig()
+    reduce: ReduceConfig = ReduceConfig()
     state_dir: str | None = Field(None, description="run ledger and scene selections; default <archive>/../state")
     ray_address: str | None = None
 
