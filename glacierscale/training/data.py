@@ -31,6 +31,7 @@ class Sample:
     data: np.ndarray
     labels: np.ndarray
     bands: tuple[str, ...] = ()  # names of the data's bands, in order
+    unit: str = ""  # work unit id (catalog sources: training/sources.py)
 
 
 def truth_on_grid(truth_tif: Path, epsg: int, transform: object, shape: tuple[int, int]) -> np.ndarray:
@@ -120,6 +121,28 @@ def _covered(bounds: tuple[float, float, float, float], epsg: int, meta: dict[st
     w = max(0.0, min(right, bounds[2]) - max(left, bounds[0]))
     h = max(0.0, min(top, bounds[3]) - max(bottom, bounds[1]))
     return w * h > 0.5 * (bounds[2] - bounds[0]) * (bounds[3] - bounds[1])
+
+
+def align_bands(samples: list[Sample]) -> list[Sample]:
+    """Return the samples on one band list: every band any sample has, in sensor-group order (a band a
+    sample's catalog does not deliver is NaN there, as a missing sensor is in a cube). Unchanged when all agree.
+    """
+    from dataclasses import replace
+
+    from glacierscale.model.bands import GROUPS
+
+    if len({s.bands for s in samples}) <= 1:
+        return samples
+    have = {b for s in samples for b in s.bands}
+    order = [b for g in GROUPS.values() for b in g if b in have]
+    order += sorted(have - set(order))
+    out = []
+    for s in samples:
+        data = np.full((len(order), *s.labels.shape), np.nan, np.float32)
+        for i, b in enumerate(s.bands):
+            data[order.index(b)] = s.data[i]
+        out.append(replace(s, data=data, bands=tuple(order)))
+    return out
 
 
 def data_hash(samples: list[Sample]) -> str:

@@ -17,6 +17,7 @@ from glacierscale.model.bands import GROUPS
 from glacierscale.model.checkpoint import NODATA_CLASS
 from glacierscale.training.data import Sample
 from glacierscale.training.randomise import Randomisation, randomise_optical
+from glacierscale.training.sources import GLACIER_LABEL
 
 DEBRIS_WEIGHT = 2.0  # cross-entropy weight of debris-covered ice (the rarest, hardest class)
 
@@ -49,7 +50,9 @@ class PatchBatches:
                         for g, p in settings.sensor_dropout.items()]
         # where the centres of class-balanced patches may fall, per sample
         self.randomisation = Randomisation()
-        self._where = [{c: np.argwhere(s.labels == c) for c in (1, 2)} for s in samples]
+        # (outline labels, GLACIER_LABEL, stand for clean-ice centres: they are glacier, clean or debris-covered)
+        self._where = [{1: np.argwhere((s.labels == 1) | (s.labels == GLACIER_LABEL)), 2: np.argwhere(s.labels == 2)}
+                       for s in samples]
 
     def patch(self) -> tuple[np.ndarray, np.ndarray]:
         """Return one augmented, normalised patch (band, y, x) with NaN where a group is missing, and labels."""
@@ -104,12 +107,34 @@ def dice_loss(logits: Any, target: Any) -> Any:
 
 
 def segmentation_loss(logits: Any, target: Any) -> Any:
-    """Return class-weighted cross-entropy + Dice."""
+    """Return class-weighted cross-entropy + Dice.
+
+    Pixels labelled GLACIER_LABEL (inside an inventory outline: clean or debris-covered unknown) add
+    −log(p(clean) + p(debris)) to the cross-entropy, weighted by their share of the labelled pixels, and a
+    glacier-vs-background Dice; the per-class terms see only per-class labels. A batch without such pixels
+    gets exactly the per-class loss.
+    """
     import torch
 
     weight = torch.tensor([1.0, 1.0, DEBRIS_WEIGHT], device=logits.device)
-    ce = torch.nn.functional.cross_entropy(logits, target, weight=weight, ignore_index=NODATA_CLASS)
-    return ce + dice_loss(logits, target)
+    outline = target == GLACIER_LABEL
+    if not bool(outline.any()):
+        ce = torch.nn.functional.cross_entropy(logits, target, weight=weight, ignore_index=NODATA_CLASS)
+        return ce + dice_loss(logits, target)
+    per_class = torch.where(outline, torch.full_like(target, NODATA_CLASS), target)
+    n_class, n_outline = int((per_class != NODATA_CLASS).sum()), int(outline.sum())
+    logp = torch.log_softmax(logits, dim=1)
+    glacier_logp = torch.logsumexp(logp[:, 1:3], dim=1)
+    loss = -glacier_logp[outline].mean() * n_outline / (n_class + n_outline)
+    if n_class:
+        ce = torch.nn.functional.nll_loss(logp, per_class, weight=weight, ignore_index=NODATA_CLASS)
+        loss = loss + ce * n_class / (n_class + n_outline) + dice_loss(logits, per_class)
+    # glacier vs background over every labelled pixel
+    valid = target != NODATA_CLASS
+    p_glacier = glacier_logp.exp()[valid]
+    is_glacier = ((target == 1) | (target == 2) | outline)[valid].float()
+    dice = 1 - (2 * (p_glacier * is_glacier).sum() + 1) / (p_glacier.sum() + is_glacier.sum() + 1)
+    return loss + dice
 
 
 def fit_steps(model: Any, batches: PatchBatches, settings: StepSettings,

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from glacierscale.config import build_model, load_yaml
 from glacierscale.model.checkpoint import save_checkpoint
 from glacierscale.simulate import RegionSpec
-from glacierscale.training.data import Sample, band_statistics, data_hash, region_samples
+from glacierscale.training.data import Sample, align_bands, band_statistics, data_hash, region_samples
+from glacierscale.training.sources import CatalogSource
 
 SENSORS = ("s2", "s1", "landsat", "dem")
 
@@ -47,8 +48,10 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     out: str
     workdir: str = "train-work"
-    regions: list[RegionEntry]
-    validation: list[str] = Field(description="names of regions held out for validation")
+    regions: list[RegionEntry] = []
+    # catalogs + inventories read as `glacierscale run` reads them; labels from outlines (training/sources.py)
+    catalogs: list[CatalogSource] = []
+    validation: list[str] = Field([], description="names of regions (or catalog sources) held out for validation")
     years: list[int] = [2021, 2022, 2023]
     resolution: float = 20.0
     tile_size: int = 384
@@ -84,7 +87,16 @@ def load_train_config(path: str | Path) -> TrainConfig:
 
     updates["regions"] = [r.model_copy(update={"dem": resolve(r.dem) if r.dem else None,
                                                "outlines": [resolve(o) for o in r.outlines]}) for r in cfg.regions]
-    unknown = sorted(set(cfg.validation) - {r.name for r in cfg.regions})
+    updates["catalogs"] = [resolve_source(c, base, i) for i, c in enumerate(cfg.catalogs)]
+    names = [r.name for r in cfg.regions] + [c.name for c in updates["catalogs"]]
+    unknown = sorted(set(cfg.validation) - set(names))
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if not names or twice:
+        from glacierscale.errors import ConfigError
+
+        raise ConfigError(f"{path}: " + (f"region and catalog names {twice} are used twice" if twice else
+                                         "no training data: give regions (simulated) or catalogs "
+                                         "(catalog + inventory + years)"))
     bad = sorted({s for r in cfg.regions for s in r.sensors} - set(SENSORS))
     bad_groups = group_problem(cfg.groups)
     if unknown or bad or bad_groups:
@@ -95,6 +107,20 @@ def load_train_config(path: str | Path) -> TrainConfig:
             + ([f"regions.sensors: unknown {bad} (choose from {', '.join(SENSORS)})"] if bad else [])
             + ([bad_groups] if bad_groups else [])))
     return cfg.model_copy(update=updates)
+
+
+def resolve_source(source: CatalogSource, base: Path, index: int) -> CatalogSource:
+    """Return a catalog source with its name set and its local paths relative to ``base`` made absolute."""
+    from glacierscale.catalog.provider import provider_names
+
+    def local(p: str) -> str:
+        return p if "://" in p or Path(p).is_absolute() else str((base / p).resolve())
+
+    catalog = source.catalog
+    if "://" not in catalog and not (catalog in provider_names() and not (base / catalog).exists()):
+        catalog = local(catalog)
+    return source.model_copy(update={"name": source.name or f"catalog-{index + 1}", "catalog": catalog,
+                                     "inventory": local(source.inventory)})
 
 
 def group_problem(groups: list[str]) -> str:
@@ -117,19 +143,26 @@ def region_spec(r: RegionEntry, cfg: TrainConfig) -> RegionSpec:
                       debris_share=r.debris_share, **real)  # type: ignore[arg-type]
 
 
-def load_samples(cfg: TrainConfig, regions: list[RegionEntry] | None = None, progress: bool = True) -> list[Sample]:
-    """Return the cubes + labels of the configured regions (simulated and cubed once, then cached)."""
+def load_samples(cfg: TrainConfig, regions: list[RegionEntry | CatalogSource] | None = None,
+                 progress: bool = True) -> list[Sample]:
+    """Return the cubes + labels of the configured regions and catalog sources (built once, then cached)."""
     from rich.progress import Progress
 
-    regions = cfg.regions if regions is None else regions
+    from glacierscale.training.sources import source_samples
+
+    sources = cfg.catalogs if regions is None else [c for c in regions if isinstance(c, CatalogSource)]
+    simulated = cfg.regions if regions is None else [r for r in regions if isinstance(r, RegionEntry)]
     samples: list[Sample] = []
     with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task("simulate + cube regions", total=len(regions))
-        for r in regions:
+        task = bar.add_task("simulate + cube regions, cube catalogs", total=len(simulated) + len(sources))
+        for r in simulated:
             samples += region_samples(region_spec(r, cfg), Path(cfg.workdir), cfg.years, cfg.resolution, cfg.tile_size,
                                       sensors=tuple(r.sensors))
             bar.advance(task)
-    return samples
+        for c in sources:
+            samples += source_samples(c, Path(cfg.workdir), cfg.resolution, cfg.tile_size)
+            bar.advance(task)
+    return align_bands(samples)
 
 
 def only_groups(sample: Sample, groups: list[str]) -> Sample:
@@ -186,10 +219,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     save_checkpoint(out, model, bands, mean, std, record, data_hash(samples), optional_groups=optional,
                     resolution_m=cfg.resolution, patch_size=cfg.patch_size)
     np.savetxt(out / "loss.csv", np.asarray(losses), fmt="%.5f", header="loss per step", comments="")
-    if val_set:
+    # the temperature is fitted on per-class labels: not on outline labels, which do not say clean or debris
+    from glacierscale.training.sources import GLACIER_LABEL
+
+    per_class = [s for s in val_set if not (s.labels == GLACIER_LABEL).any()]
+    if per_class:
         from glacierscale.training.evaluate import calibrate
 
-        summary["calibration"] = calibrate(out, [], samples=val_set)
+        summary["calibration"] = calibrate(out, [], samples=per_class)
     from glacierscale.plots import training_curve
 
     training_curve(np.asarray(losses), out / "training-curve.png")
