@@ -13,6 +13,7 @@ from typing import Any
 
 from glacierscale.catalog.provider import Provider, SensorDef, load_provider, provider_names
 from glacierscale.errors import InputError
+from glacierscale.redact import redact
 
 S2_OFFSET_BASELINE = "04.00"  # from this processing baseline on, L2A carries BOA_ADD_OFFSET = -1000
 
@@ -158,7 +159,8 @@ def _probe(b: BandRead) -> BandRead:
             return BandRead(**{**asdict(b), "epsg": epsg, "transform": list(src.transform)[:6],
                                "shape": [src.height, src.width], "resolution": float(src.res[0])})
     except rasterio.errors.RasterioIOError as err:
-        raise InputError(f"asset {b.asset} ({b.href}) declares no projection and cannot be opened: {err}") from None
+        reason = f"{err}"
+    raise InputError(redact(f"asset {b.asset} ({b.href}) declares no projection and cannot be opened: {reason}"))
 
 
 def _parse(item: dict[str, Any], prov: Provider, sensor: str, sdef: SensorDef, probe: bool = False) -> ParsedItem:

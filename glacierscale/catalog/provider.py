@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from glacierscale.config import load_yaml
 from glacierscale.errors import ConfigError
@@ -64,6 +64,8 @@ class Provider(BaseModel):
     url: str | None = None
     hosts: list[str] = []  # link hosts that identify items of this provider
     token_url: str | None = None  # SAS token endpoint (planetary-computer-sas)
+    sign_hosts: list[str] = [".blob.core.windows.net"]  # hrefs on these hosts are signed (planetary-computer-sas)
+    read_timeout_s: float = Field(60.0, gt=0)  # a remote read that stalls this long fails (and is retried)
     sensors: dict[str, SensorDef]
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from glacierscale.catalog.access import SasSigner
 
 CLOUDY_SCL = (3, 8, 9, 10)  # cloud shadow, cloud medium/high probability, thin cirrus
 SNOW_SCL = 11
@@ -70,12 +73,16 @@ def describe(stats: UnitSceneStats) -> str:
 
 
 def scene_stats(item: Any, mask_asset: str, clear_classes: list[int], epsg: int,
-                bounds: tuple[float, float, float, float], shape: tuple[int, int]) -> UnitSceneStats:
-    """Return the unit statistics of one item (an unreadable mask counts as no coverage)."""
+                bounds: tuple[float, float, float, float], shape: tuple[int, int],
+                signer: SasSigner | None = None) -> UnitSceneStats:
+    """Return the unit statistics of one item (an unreadable mask counts as no coverage); with ``signer`` the
+    mask href is signed right before the read."""
     import rasterio
 
     try:
-        mask = mask_over_unit(item.assets[mask_asset].href, epsg, bounds, shape)
+        href = item.assets[mask_asset].href
+        mask = mask_over_unit(signer.sign_href(href, item.collection_id or "") if signer else href,
+                              epsg, bounds, shape)
     except (rasterio.errors.RasterioIOError, KeyError):
         return UnitSceneStats(0.0, 1.0, 0.0)
     return unit_stats(mask, clear_classes)

@@ -8,6 +8,7 @@ from typing import Any
 from shapely.geometry import box, shape
 
 from glacierscale.errors import CatalogError, EmptySearchError
+from glacierscale.redact import redact
 
 SEARCH_TIMEOUT_S = 60.0  # per HTTP request: a hung STAC API fails the search (and is retried) instead of waiting forever
 
@@ -44,7 +45,8 @@ def search_items(
         )
         items = list(found.items())
     except (pystac_client.exceptions.APIError, OSError) as err:
-        raise CatalogError(f"STAC search of {collection} at {url} failed: {err}") from err
+        reason = f"{err}"
+        raise CatalogError(redact(f"STAC search of {collection} at {url} failed: {reason}")) from None
     aoi = box(*bbox)
     start_utc = start if start.tzinfo else start.replace(tzinfo=UTC)
     end_utc = end if end.tzinfo else end.replace(tzinfo=UTC)

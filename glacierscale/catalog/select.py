@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glacierscale.catalog.provider import Provider
 from glacierscale.catalog.search import item_datetime, search_items
 from glacierscale.errors import EmptySearchError
+
+if TYPE_CHECKING:
+    from glacierscale.catalog.access import SasSigner
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,13 @@ class UnitGrid:
 def rank_optical(items: list[Any], collection: str, max_cloud: float, max_scenes: int, *,
                  mask_asset: str | None = None, clear_classes: list[int] | None = None,
                  grid: UnitGrid | None = None, window_end: datetime | None = None,
-                 min_clear: float = 0.05) -> SceneSelection:
+                 min_clear: float = 0.05, signer: SasSigner | None = None) -> SceneSelection:
     """Keep the best optical scenes, at most ``max_scenes``, recording why each was kept or dropped.
 
     Scenes above ``max_cloud`` % scene-level ``eo:cloud_cover`` are dropped without reading anything.
     With a mask asset and the unit grid, the rest are ranked by the mask over the unit itself (see
-    ``catalog.rank``); without, by scene-level cloud cover.
+    ``catalog.rank``); without, by scene-level cloud cover. With ``signer``, mask hrefs are signed right
+    before each read (the items themselves stay unsigned).
     """
     from glacierscale.catalog.rank import describe, rank_key, scene_stats
 
@@ -68,7 +72,7 @@ def rank_optical(items: list[Any], collection: str, max_cloud: float, max_scenes
         keyed: list[tuple[Any, Any]] = []
         scarce: list[tuple[Any, Any]] = []
         for it in usable:
-            stats = scene_stats(it, mask_asset, clear_classes or [], grid.epsg, grid.bounds, grid.shape)
+            stats = scene_stats(it, mask_asset, clear_classes or [], grid.epsg, grid.bounds, grid.shape, signer)
             notes[it.id] = describe(stats)
             key = (rank_key(stats, item_datetime(it), end, it.properties.get("view:sun_elevation")), it)
             if stats.clear <= 0:
@@ -116,19 +120,19 @@ def select_scenes(url: str, provider: Provider, bbox: tuple[float, float, float,
     cube marks it missing). Without an optical scene nothing can be mapped: EmptySearchError with
     ``require_optical``, else an empty optical selection whose decisions say why (the run records a gap).
     """
-    from glacierscale.catalog.access import modifier_for
+    from glacierscale.catalog.access import signer_for
 
     start, end = season_window(year, *season)
-    signer = modifier_for(provider.access, provider.token_url)
+    signer = signer_for(provider.access, provider.token_url, provider.sign_hosts)  # mask reads only: items stay unsigned
     out: dict[str, SceneSelection] = {}
     for sensor, sdef in provider.sensors.items():
         if sensor == "dem":
             items = search_items(url, sdef.collection, bbox, datetime(1990, 1, 1, tzinfo=UTC),
-                                 datetime(2100, 1, 1, tzinfo=UTC), modifier=signer)
+                                 datetime(2100, 1, 1, tzinfo=UTC))
             out[sensor] = keep_latest(items, sdef.collection, 1)
             continue
         try:
-            items = search_items(url, sdef.collection, bbox, start, end, modifier=signer)
+            items = search_items(url, sdef.collection, bbox, start, end)
         except EmptySearchError as err:
             if sensor == "s2" and require_optical:
                 raise
@@ -136,7 +140,7 @@ def select_scenes(url: str, provider: Provider, bbox: tuple[float, float, float,
             continue
         if sdef.mask_asset and sdef.clear_scl:  # optical with a class mask: rank over the unit
             out[sensor] = rank_optical(items, sdef.collection, max_cloud, max_scenes, mask_asset=sdef.mask_asset,
-                                       clear_classes=sdef.clear_scl, grid=grid, window_end=end)
+                                       clear_classes=sdef.clear_scl, grid=grid, window_end=end, signer=signer)
             if not out[sensor].items and sensor == "s2" and require_optical:
                 raise EmptySearchError(
                     f"no {sdef.collection} scene of {year} gives a clear view of the unit at "

@@ -84,6 +84,7 @@ def select_item(url: str, provider: Provider, unit: WorkUnit, year: int, *, stat
     """Select the scenes of one unit-year (or reuse the run's persisted selection) and return its record."""
     import time
 
+    from glacierscale.catalog.access import unsigned_item
     from glacierscale.catalog.search import detach_item
     from glacierscale.catalog.select import UnitGrid, select_scenes
 
@@ -106,7 +107,8 @@ def select_item(url: str, provider: Provider, unit: WorkUnit, year: int, *, stat
     data = {
         "unit_id": unit.unit_id, "year": year, "scene_ids": ids, "gap_reason": gap,
         "input_hash": input_hash(unit, provider.name, ids, code_version),
-        "items": {s: [detach_item(it) for it in sel.items] for s, sel in sels.items()},
+        # unsigned: a signature expires, and a selection is a record (workers sign right before they read)
+        "items": {s: [unsigned_item(detach_item(it)) for it in sel.items] for s, sel in sels.items()},
         "decisions": {s: [d.__dict__ for d in sel.decisions] for s, sel in sels.items()},
     }
     _write_json(path, data)

@@ -17,6 +17,7 @@ import xarray as xr
 from glacierscale.catalog.provider import Provider, SensorDef
 from glacierscale.errors import CubeError, InputError
 from glacierscale.inventory.units import WorkUnit
+from glacierscale.redact import redact
 
 SENSOR_ORDER = ("s2", "s1", "landsat", "dem")
 SORTING_NETWORK_MAX = 12  # observations per composite up to which nan_median sorts element-wise
@@ -65,14 +66,19 @@ def _stack(items: list[Any], assets: list[str], unit: WorkUnit, resampling: str,
             reader=SingleWarpReader,  # the same pixels, without warping every asset twice
         )
     except Exception as err:
-        raise CubeError(f"cannot stack {assets} of {[it.id for it in items]} for unit {unit.unit_id}: {err}") from err
+        reason = f"{err}"
+    # raised outside the handler, redacted: the original's text (and its chain) holds the signed hrefs, and an
+    # exception whose context holds reader objects cannot be sent back from a Ray task
+    ids = [detach_item(it)["id"] for it in items]
+    raise CubeError(redact(f"cannot stack {assets} of {ids} for unit {unit.unit_id}: {reason}"))
 
 
 def _compute(arr: xr.DataArray, what: str, unit: WorkUnit) -> np.ndarray:
     try:
         return np.asarray(arr.compute(scheduler="threads", num_workers=2))
     except Exception as err:
-        raise CubeError(f"reading {what} for unit {unit.unit_id} failed: {err}") from err
+        reason = f"{err}"
+    raise CubeError(redact(f"reading {what} for unit {unit.unit_id} failed: {reason}"))  # unchained (see _stack)
 
 
 def terrain_layers(elev: np.ndarray, res: float) -> np.ndarray:
@@ -127,10 +133,12 @@ def band_rules(items: list[Any], provider: Provider, sdef: SensorDef, unit: Work
     shape = (len(items), len(names))
     scale, offset, nodata = np.ones(shape), np.zeros(shape), np.full(shape, np.nan)
     for i, it in enumerate(items):
+        d = detach_item(it)
         try:
-            parsed = parse_item(detach_item(it), provider, probe=True)
+            parsed = parse_item(d, provider, probe=True)
         except InputError as err:
-            raise CubeError(f"item {it.id} cannot go into the cube of unit {unit.unit_id}: {err}") from None
+            reason = f"{err}"
+            raise CubeError(redact(f"item {d['id']} cannot go into the cube of unit {unit.unit_id}: {reason}")) from None
         if not parsed.usable:
             raise CubeError(f"item {parsed.id} cannot go into the cube of unit {unit.unit_id}: {parsed.reason}")
         for j, name in enumerate(names):
@@ -141,15 +149,26 @@ def band_rules(items: list[Any], provider: Provider, sdef: SensorDef, unit: Work
 
 
 def composite_sensor(provider: Provider, sensor: str, items: list[Any], unit: WorkUnit) -> tuple[np.ndarray, np.ndarray]:
-    """Return (bands × y × x composite, clear-observation count) for one sensor."""
-    from glacierscale.catalog.access import gdal_options
+    """Return (bands × y × x composite, clear-observation count) for one sensor.
+
+    Items arrive unsigned; under ``planetary-computer-sas`` their hrefs are signed right before each read.
+    """
+    from glacierscale.catalog.access import gdal_options, readable
+    from glacierscale.catalog.search import detach_item
+    from glacierscale.redact import redact_logs
 
     sdef = provider.sensors[sensor]
     keys = list(sdef.bands.values())
-    gdal = gdal_options(sdef.access or provider.access)
-    scale, offset, nodata = band_rules(items, provider, sdef, unit)  # refuses unusable items before reading
+    access = sdef.access or provider.access
+    gdal = gdal_options(access, provider.read_timeout_s)
+    redact_logs("rasterio", "stackstac")  # GDAL errors logged by rasterio name the (signed) href
+
+    def now(its: list[Any]) -> list[dict[str, Any]]:  # signed for a read that starts now
+        return readable([detach_item(it) for it in its], access, provider.token_url, provider.sign_hosts)
+
+    scale, offset, nodata = band_rules(now(items), provider, sdef, unit)  # refuses unusable items before reading
     # stackstac's own rescale refuses float32 output; scale/offset are applied here, per item
-    raw = _compute(_stack(items, keys, unit, sdef.resampling, rescale=False, gdal=gdal), f"{sensor} bands", unit)
+    raw = _compute(_stack(now(items), keys, unit, sdef.resampling, rescale=False, gdal=gdal), f"{sensor} bands", unit)
     stack = raw.astype(np.float32, copy=False)
     is_nodata = stack == nodata[:, :, None, None]
     stack *= scale[:, :, None, None]  # in place: a 1024² unit of 4 scenes x 6 bands is 100 MB
@@ -159,7 +178,7 @@ def composite_sensor(provider: Provider, sensor: str, items: list[Any], unit: Wo
     # (SAR coherence is missing in layover and radar shadow, where backscatter is still measured)
     valid = np.asarray(np.isfinite(stack).all(axis=1) if sdef.mask_asset else np.isfinite(stack[:, 0]))
     if sdef.mask_asset:
-        scl = _compute(_stack(items, [sdef.mask_asset], unit, "nearest", rescale=False, gdal=gdal),
+        scl = _compute(_stack(now(items), [sdef.mask_asset], unit, "nearest", rescale=False, gdal=gdal),
                        f"{sensor} mask", unit)[:, 0]
         flags = np.nan_to_num(scl, nan=0).astype(np.int64)
         if sdef.clear_scl:  # a class layer (Sentinel-2 SCL): keep the clear classes

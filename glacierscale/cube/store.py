@@ -15,6 +15,7 @@ import xarray as xr
 from glacierscale.cube.assemble import YearComposite
 from glacierscale.errors import CubeError
 from glacierscale.inventory.units import WorkUnit
+from glacierscale.redact import redact
 
 
 def unit_url(store: str, unit: WorkUnit) -> str:
@@ -66,9 +67,11 @@ def write_unit(store: str, unit: WorkUnit, ds: xr.Dataset, storage_options: dict
     try:
         ds.chunk(chunks).to_zarr(url, mode="w", consolidated=False, zarr_format=3,
                                  storage_options=storage_options)
-    except Exception as err:
-        raise CubeError(f"writing cube {url} failed: {err}") from err
-    return url
+    except Exception as err:  # raised below, unchained: a Ray task returns it whole (see assemble._stack)
+        reason = f"{err}"
+    else:
+        return url
+    raise CubeError(redact(f"writing cube {url} failed: {reason}"))
 
 
 def open_unit(store: str, unit: WorkUnit, storage_options: dict[str, Any] | None = None) -> xr.Dataset | None:

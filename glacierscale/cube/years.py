@@ -23,6 +23,7 @@ from glacierscale.cube.assemble import YearComposite
 from glacierscale.cube.store import unit_coords
 from glacierscale.errors import CubeError
 from glacierscale.inventory.units import WorkUnit
+from glacierscale.redact import redact
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,11 @@ def write_cube_year(store: str, unit: WorkUnit, year: int, comp: YearComposite, 
         objects = {p[len(root) + 1:]: int(info["size"]) for p, info in fs.find(root, detail=True).items()}
         with fs.open(marker, "w") as f:  # last: its presence means every object above was written
             json.dump({"input_hash": input_hash, "group": url.rsplit("/", 1)[1], "objects": objects}, f)
-    except Exception as err:
-        raise CubeError(f"writing cube {url} failed: {err}") from err
-    return url
+    except Exception as err:  # raised below, unchained: a Ray task returns it whole (see assemble._stack)
+        reason = f"{err}"
+    else:
+        return url
+    raise CubeError(redact(f"writing cube {url} failed: {reason}"))
 
 
 def cube_year_complete(store: str, unit: WorkUnit, year: int, input_hash: str) -> bool:
@@ -111,4 +114,5 @@ def read_cube_year(store: str, unit: WorkUnit, year: int, input_hash: str) -> xr
     try:
         return xr.open_zarr(url, consolidated=False, zarr_format=3, decode_coords="all").load()
     except Exception as err:
-        raise CubeError(f"reading cube {url} failed: {err}") from err
+        reason = f"{err}"
+    raise CubeError(redact(f"reading cube {url} failed: {reason}"))
