@@ -44,7 +44,7 @@ def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bb
     parts = live_parts(root, set(rows["glacier_id"]))
     parts = parts[(parts["gap"] == 0)].merge(rows[["glacier_id", "year"]], on=["glacier_id", "year"])
     epsg = np.asarray(root["tiles"]["epsg"][...])[parts["tile"].to_numpy()]
-    geoms = shapely.from_wkb(_wkb(root["parts"], parts["part"].to_numpy()))
+    geoms = shapely.from_wkb(part_wkb(root["parts"], parts["part"].to_numpy()))
     lonlat = np.empty(len(geoms), dtype=object)
     for code in np.unique(epsg):
         sel = epsg == code
@@ -59,7 +59,7 @@ def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bb
     return gpd.GeoDataFrame(out[columns], geometry="geometry", crs="EPSG:4326")
 
 
-def _wkb(parts: Any, index: np.ndarray) -> list[bytes]:
+def part_wkb(parts: Any, index: np.ndarray) -> list[bytes]:
     """Return the WKB of parts ``index``, reading each needed chunk of the ragged byte array once."""
     starts = np.asarray(parts["wkb_start"].oindex[index]) if len(index) else np.array([], dtype=np.int64)
     sizes = np.asarray(parts["wkb_size"].oindex[index]) if len(index) else np.array([], dtype=np.int64)

@@ -3,7 +3,8 @@
 A glacier that spans several tiles has one part per tile-year; its area for a year is the sum of its parts.
 A part is live while its tile-year record points at it (``parts_start``/``parts_count``), so re-doing a
 tile-year replaces its old parts. Quality: ``gap`` when every tile of the glacier-year had no usable view,
-``partial`` when some had none or the observed fraction is below 0.9, else ``ok``.
+``partial`` when some had none or the observed fraction is below 0.9, else ``ok``. The area is the best
+estimate (observed + filled, ``archive/temporal.py``), with its sources in ``area_source``.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ from glacierscale.archive import tables
 from glacierscale.archive.commit import tile_records
 
 PARTIAL_BELOW = 0.9  # observed fraction under which a glacier-year is "partial"
+MIN_OBSERVED_FRACTION = 0.5  # default of config reduce.min_observed_fraction: below it, no change rate
 
 
 def live_parts(root: Any, glacier_ids: set[str] | None = None) -> pd.DataFrame:
-    """Return the live parts (optionally of some glaciers) with their tile-year's sensors and model hash."""
+    """Return the live parts (optionally of some glaciers) with their tile-year's sensors and model hash.
+
+    The estimate columns (``tables.PART_ESTIMATES``) are NaN for parts never re-estimated at a publish.
+    """
     recs = tile_records(root, ("status", "model_hash", "sensors", "parts_start", "parts_count"))
     parts = root.get("parts")
+    numbers = (*tables.PART_NUMBERS, *tables.PART_ESTIMATES)
     if parts is None or recs.empty:
-        return pd.DataFrame(columns=["tile", "year", "glacier_id", *tables.PART_NUMBERS, "gap", "part"])
+        return pd.DataFrame(columns=["tile", "year", "glacier_id", *numbers, "gap", "part"])
     n = tables.size(parts, "part")
     live = np.zeros(n, dtype=bool)
     counts = recs["parts_count"].to_numpy(dtype=np.int64)
@@ -37,17 +43,35 @@ def live_parts(root: Any, glacier_ids: set[str] | None = None) -> pd.DataFrame:
     gid = tables.text(parts["glacier_id"][...])
     keep = live & (np.isin(gid, list(glacier_ids)) if glacier_ids is not None else True)
     idx = np.flatnonzero(keep)
+    have = set(parts.array_keys())
     frame = pd.DataFrame({"part": idx, "glacier_id": gid[idx],
-                          **{c: np.asarray(parts[c][...])[idx] for c in ("tile", "year", "gap", *tables.PART_NUMBERS)}})
+                          **{c: (np.asarray(parts[c][...])[idx] if c in have else np.full(len(idx), np.nan))
+                             for c in ("tile", "year", "gap", *numbers)}})
     return frame.merge(recs[["tile", "year", "model_hash", "sensors"]], on=["tile", "year"], how="left")
 
 
-def summarise(parts: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per (glacier_id, year) with the archived glacier-year values."""
+def _sum(s: pd.Series) -> float:
+    return float(s.sum(min_count=1))
+
+
+def summarise(parts: pd.DataFrame, min_observed_fraction: float = MIN_OBSERVED_FRACTION) -> pd.DataFrame:
+    """Return one row per (glacier_id, year) with the archived glacier-year values.
+
+    ``area_km2`` is the best estimate: the re-estimated parts (observed ice after the temporal filter plus
+    the filled unobserved part, ``archive/temporal.py``) where a publish made them, else the observed ice.
+    ``area_unc_km2`` = √(boundary² + model²). Glacier-years observed below ``min_observed_fraction`` (or not
+    at all) name the reason in ``change_excluded`` and are left out of change rates.
+    """
     p = parts.copy()
     seen = p["gap"] == 0
     for c in ("area_km2", "debris_km2", "unc_km2", "outline_km2", "observed_km2"):
         p[c] = p[c].where(seen)
+    est = p["est_area_km2"].notna()
+    p["best"] = p["est_area_km2"].where(est, p["area_km2"])
+    p["boundary"] = p["est_boundary_km2"].where(est, p["unc_km2"])
+    p["var"] = p["model_var_km4"].where(est, 0.0).where(p["best"].notna())
+    p["filled"] = p["filled_km2"].where(est, 0.0)
+    p["nearby"] = p["filled_nearby_km2"].where(est, 0.0)
     p["seen"] = seen
     p["sensors"] = p["sensors"].where(seen, "")
     p["model_hash"] = p["model_hash"].where(seen, "")
@@ -56,27 +80,46 @@ def summarise(parts: pd.DataFrame) -> pd.DataFrame:
         return ",".join(sorted({s for v in values for s in str(v).split(",") if s}))
 
     g = p.groupby(["glacier_id", "year"], sort=True)
-    out = g.agg(area_km2=("area_km2", lambda s: s.sum(min_count=1)), debris_km2=("debris_km2", lambda s: s.sum(min_count=1)),
-                area_unc_km2=("unc_km2", lambda s: s.sum(min_count=1)), outline=("outline_km2", "sum"),
-                observed=("observed_km2", "sum"), any_seen=("seen", "any"), all_seen=("seen", "all"),
+    out = g.agg(area_km2=("best", _sum), observed_area_km2=("area_km2", _sum), debris_km2=("debris_km2", _sum),
+                boundary=("boundary", _sum), var=("var", _sum), filled_km2=("filled", "sum"),
+                nearby=("nearby", "sum"), outline=("outline_km2", "sum"), observed=("observed_km2", "sum"),
+                any_seen=("seen", "any"), all_seen=("seen", "all"),
                 sensors=("sensors", joined), model_hash=("model_hash", joined)).reset_index()
     frac = np.where(out["outline"] > 0, out["observed"] / out["outline"].where(out["outline"] > 0, 1.0), np.nan)
     out["observed_fraction"] = np.where(out["any_seen"], frac, 0.0)
     out["quality"] = np.select([~out["any_seen"], ~out["all_seen"] | (out["observed_fraction"] < PARTIAL_BELOW)],
                                ["gap", "partial"], "ok")
-    return out.drop(columns=["outline", "observed", "any_seen", "all_seen"])
+    out["area_unc_boundary_km2"] = out["boundary"]
+    out["area_unc_model_km2"] = np.sqrt(out["var"])
+    out["area_unc_km2"] = np.sqrt(out["boundary"] ** 2 + out["var"])
+    has_area = out["area_km2"].notna()
+    out["filled_km2"] = out["filled_km2"].where(has_area)
+    years_fill = (out["filled_km2"] - out["nearby"]) > 1e-9
+    out["area_source"] = [
+        "+".join(s for s, on in (("observed", a), ("years", b), ("nearby", c)) if on) if h else ""
+        for a, b, c, h in zip(out["any_seen"], years_fill, out["nearby"] > 1e-9, has_area, strict=True)]
+    out["change_excluded"] = [
+        "nothing observed" if not seen_any else
+        (f"observed fraction {f:.2f} < {min_observed_fraction:.2f}" if not f >= min_observed_fraction else "")
+        for seen_any, f in zip(out["any_seen"], out["observed_fraction"], strict=True)]
+    return out.drop(columns=["outline", "observed", "any_seen", "all_seen", "boundary", "var", "nearby"])
 
 
-def update_glaciers(root: Any, touched: pd.DataFrame, attrs: pd.DataFrame | None, run_id: str) -> int:
-    """Recompute the (glacier, year) records of ``touched`` (glacier_id, year) pairs; return how many changed."""
+def update_glaciers(root: Any, touched: pd.DataFrame, attrs: pd.DataFrame | None, run_id: str,
+                    min_observed_fraction: float = MIN_OBSERVED_FRACTION, mapped: pd.DataFrame | None = None) -> int:
+    """Recompute the (glacier, year) records of ``touched`` (glacier_id, year) pairs; return how many changed.
+
+    ``mapped``: the pairs this run mapped (default: all touched); the others were only re-estimated from their
+    neighbours and keep the run id they had.
+    """
     if touched.empty:
         return 0
     ids = set(touched["glacier_id"].astype(str))
-    summary = summarise(live_parts(root, ids))
+    summary = summarise(live_parts(root, ids), min_observed_fraction)
     pairs = touched[["glacier_id", "year"]].drop_duplicates().astype({"glacier_id": str, "year": int})
     values = pairs.merge(summary, on=["glacier_id", "year"], how="left")
     values["quality"] = values["quality"].fillna("")
-    for c in ("sensors", "model_hash"):
+    for c in ("sensors", "model_hash", "area_source", "change_excluded"):
         values[c] = values[c].fillna("")
     values["run_id"] = np.where(values["quality"] != "", run_id, "")
     group = tables.open_table(root, "glaciers", tables.GLACIERS, create=True)
@@ -94,6 +137,11 @@ def update_glaciers(root: Any, touched: pd.DataFrame, attrs: pd.DataFrame | None
     years = tables.year_indices(group, sorted(values["year"].unique().tolist()))
     pos = np.searchsorted(all_ids, values["glacier_id"].to_numpy(dtype=object))
     yi = values["year"].map(years).to_numpy()
+    if mapped is not None:
+        keys = set(zip(mapped["glacier_id"].astype(str), mapped["year"].astype(int), strict=True))
+        mine = np.array([(g, int(y)) in keys for g, y in zip(values["glacier_id"], values["year"], strict=True)], bool)
+        before = tables.text(group["run_id"].vindex[pos, yi]) if len(pos) else np.array([], dtype=object)
+        values["run_id"] = np.where(mine | (before == ""), values["run_id"], before)
     for n in tables.GLACIER_YEAR:
         col = values[n]
         group[n].vindex[pos, yi] = tables.strings(col) if tables.GLACIERS[n][1] == "str" else col.to_numpy(dtype=float)

@@ -24,7 +24,9 @@ from glacierscale.errors import ArchiveError
 
 BBox = tuple[float, float, float, float]
 COLUMNS = ["glacier_id", "year", "area_km2", "area_unc_km2", "debris_km2", "observed_fraction", "quality", "sensors",
-           "model_hash", "run_id", "rgi_id", "glims_id", "lon", "lat", "region", "terminus_type"]
+           "model_hash", "run_id", "rgi_id", "glims_id", "lon", "lat", "region", "terminus_type",
+           "observed_area_km2", "filled_km2", "area_source", "area_unc_boundary_km2", "area_unc_model_km2",
+           "change_excluded"]
 
 
 class ChangeArchive:
@@ -103,7 +105,13 @@ class ChangeArchive:
         g = self._group("glaciers")
         years = np.asarray(g["year"][...])
         data: dict[str, np.ndarray] = {}
+        have = set(g.array_keys())
+        shape = (len(index) if isinstance(index, np.ndarray) else len(range(*index.indices(g["quality"].shape[0]))),
+                 len(years))
         for n in tables.GLACIER_YEAR:
+            if n not in have:  # an archive published before this column existed
+                data[n] = np.full(shape, np.nan) if tables.GLACIERS[n][1] == "f8" else np.full(shape, "", dtype=object)
+                continue
             v = np.asarray(g[n].oindex[index, :] if isinstance(index, np.ndarray) else g[n][index, :])
             data[n] = (tables.text(v) if v.dtype.kind == "T" else v)
         attrs = {n: np.asarray(g[n].oindex[index] if isinstance(index, np.ndarray) else g[n][index])

@@ -3,9 +3,11 @@
 Write path: ``stage`` (a Ray worker) writes one ``.npz`` per (unit, year) to staging, marker last.
 ``checkpoint`` (the driver) reads those products one at a time and writes their chunks, tile records and parts
 into one commit on the run branch (region writes from staging; the rasters of other items are never loaded).
-``publish`` recomputes the touched glacier-year records, appends a ``runs`` record and moves ``main`` with a
-compare-and-swap. If ``main`` moved meanwhile, the run's items are replayed from its branch onto the new tip
-(the same write code) unless another run wrote one of them: then ArchiveConflictError names that run.
+``publish`` re-estimates every year of the tiles the run wrote from their whole series (gap filling and the
+temporal filter, ``archive/temporal.py``), recomputes the touched glacier-year records, appends a ``runs``
+record and moves ``main`` with a compare-and-swap. If ``main`` moved meanwhile, the run's items are replayed
+from its branch onto the new tip (the same write code) unless another run wrote one of them: then
+ArchiveConflictError names that run.
 Local archives are guarded by a file lock (see lock.py); on S3, icechunk's conditional writes are the guard.
 """
 
@@ -190,9 +192,15 @@ class ArchiveRun:
                                             "source": source}))
 
     def _records_for(self, root: Any, keys: list[Key], base: str, source: str, summary: dict[str, Any]) -> None:
-        parts = _touched(root, keys)
+        from glacierscale.archive.temporal import min_observed_fraction, options_from, reestimate, touched_tiles
+
+        config = self.plan.config if self.plan is not None else None
+        # every year of the tiles this run wrote is re-estimated: a new year changes its neighbours' fills
+        series = reestimate(root, touched_tiles(root, keys), options_from(config))
+        mapped = _touched(root, keys)
+        parts = pd.concat([mapped, series]).drop_duplicates()
         attrs = self.plan.glaciers if self.plan is not None else None
-        n = update_glaciers(root, parts, attrs, self.run_id)
+        n = update_glaciers(root, parts, attrs, self.run_id, min_observed_fraction(config), mapped)
         append_run(root, self.run_id, source, self._run_record(root, keys, base, summary, n))
 
     def _run_record(self, root: Any, keys: list[Key], base: str, summary: dict[str, Any],

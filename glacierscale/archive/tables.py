@@ -36,13 +36,19 @@ PARTS: dict[str, Column] = {
     # outlines as WKB, ragged: part i is outline_wkb[wkb_start[i] : wkb_start[i] + wkb_size[i]] (plain uint8)
     "wkb_start": (("part",), "i8"), "wkb_size": (("part",), "i4"), "outline_wkb": (("byte",), "u1"),
 }
+# what publish re-estimates per part from the tile's whole series (archive/temporal.py; NaN until then)
+PART_ESTIMATES: dict[str, Column] = {n: (("part",), "f8") for n in (
+    "est_area_km2", "filled_km2", "filled_nearby_km2", "filtered_km2", "est_perimeter_km", "est_boundary_km2",
+    "model_var_km4")}
 GLACIER_ATTRS = ("glacier_id", "rgi_id", "glims_id", "lon", "lat", "region", "terminus_type")
-GLACIER_YEAR = ("area_km2", "area_unc_km2", "debris_km2", "observed_fraction", "quality", "sensors", "model_hash",
-                "run_id")
+GLACIER_NUMBERS = ("area_km2", "area_unc_km2", "debris_km2", "observed_fraction", "observed_area_km2", "filled_km2",
+                   "area_unc_boundary_km2", "area_unc_model_km2")
+GLACIER_YEAR = (*GLACIER_NUMBERS[:4], "quality", "sensors", "model_hash", "run_id", *GLACIER_NUMBERS[4:],
+                "area_source", "change_excluded")
 GLACIERS: dict[str, Column] = {
     "year": (("year",), "i4"),
     **{n: (("glacier",), "f8" if n in ("lon", "lat") else "str") for n in GLACIER_ATTRS},
-    **{n: (("glacier", "year"), "f8" if n in GLACIER_YEAR[:4] else "str") for n in GLACIER_YEAR},
+    **{n: (("glacier", "year"), "f8" if n in GLACIER_NUMBERS else "str") for n in GLACIER_YEAR},
 }
 RUNS: dict[str, Column] = {n: (("run",), "str") for n in ("run_id", "published_at", "source_snapshot", "record")}
 
@@ -50,7 +56,10 @@ CHUNK_1D = {"tile": 16384, "glacier": 16384, "part": 2048, "run": 64, "year": 64
 CHUNK_2D = {"tile": 1024, "glacier": 4096, "year": 1, "corner": 4}
 FIXED = {"corner": 4}
 UNITS = {"area_km2": "km2", "area_unc_km2": "km2", "debris_km2": "km2", "unattributed_km2": "km2", "lon": "degrees_east",
-         "lat": "degrees_north", "perimeter_km": "km", "outline_km2": "km2", "observed_km2": "km2", "unc_km2": "km2"}
+         "lat": "degrees_north", "perimeter_km": "km", "outline_km2": "km2", "observed_km2": "km2", "unc_km2": "km2",
+         **{n: "km2" for n in ("est_area_km2", "filled_km2", "filled_nearby_km2", "filtered_km2", "observed_area_km2",
+                               "area_unc_boundary_km2", "area_unc_model_km2")},
+         "est_perimeter_km": "km", "est_boundary_km2": "km2", "model_var_km4": "km4"}
 
 
 def _dtype(kind: str) -> Any:

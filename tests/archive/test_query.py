@@ -153,6 +153,8 @@ def test_cli_query_prints_the_new_columns(archive: tuple[str, list[str]], capsys
     assert main(["query", archive[0], "--glacier", "G3", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["year"] for r in rows] == [2020, 2021]
-    assert rows[0]["area_unc_km2"] == pytest.approx(4 * 20 * RES / 1000 * RES / 1000 / 2)
+    assert rows[0]["area_unc_boundary_km2"] == pytest.approx(4 * 20 * RES / 1000 * RES / 1000 / 2)
+    assert rows[0]["area_unc_km2"] > rows[0]["area_unc_boundary_km2"]  # plus the model term
+    assert rows[0]["area_source"] == "observed" and rows[0]["filled_km2"] == 0.0
     assert rows[0]["quality"] == "ok" and rows[0]["observed_fraction"] == pytest.approx(1.0)
     assert np.isclose(rows[1]["area_km2"], ONE / 4)

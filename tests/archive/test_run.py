@@ -66,7 +66,12 @@ def test_run_lands_once_with_glacier_sums_and_plain_xarray_reads_it(tmp_path: Pa
     one = 20 * 20 * RES * RES / 1e6
     g2 = glaciers.isel(glacier=1).sel(year=2021)
     assert float(g2["area_km2"]) == pytest.approx(2 * one)  # G2 spans both tiles: sum of its parts
-    assert float(g2["area_unc_km2"]) == pytest.approx(2 * 4 * 20 * RES / 1000 * RES / 1000 / 2)
+    boundary = 2 * 4 * 20 * RES / 1000 * RES / 1000 / 2  # perimeter × ½ pixel
+    assert float(g2["area_unc_boundary_km2"]) == pytest.approx(boundary)
+    # model term: p = 0.9 on 800 ice pixels, errors correlated in 3 × 3 blocks; combined in quadrature
+    model = np.sqrt(800 * 0.9 * 0.1 * 9) * (RES / 1000) ** 2
+    assert float(g2["area_unc_model_km2"]) == pytest.approx(model, rel=1e-3)
+    assert float(g2["area_unc_km2"]) == pytest.approx(np.hypot(boundary, model), rel=1e-3)
     assert float(g2["observed_fraction"]) == pytest.approx(1.0)
     assert str(g2["quality"].values) == "ok" and str(g2["sensors"].values) == "s1,s2"
     assert str(glaciers["rgi_id"].values[0]) == "RGI2000-v7.0-G-11-G1"
@@ -135,7 +140,12 @@ def test_redone_tile_year_replaces_its_parts_and_gaps_are_flagged(tmp_path: Path
     assert t.loc[("G2", 2020), "area_km2"] == pytest.approx(small + big)
     assert t.loc[("G2", 2020), "model_hash"] == "m1,m2"
     assert t.loc[("G3", 2020), "area_km2"] == pytest.approx(big)
-    assert t.loc[("G3", 2021), "quality"] == "gap" and np.isnan(t.loc[("G3", 2021), "area_km2"])
+    # a gap is never read as retreat: its area is 2020's carried over, flagged by source and out of change rates
+    g3 = t.loc[("G3", 2021)]
+    assert g3["quality"] == "gap" and np.isnan(g3["observed_area_km2"])
+    assert g3["area_km2"] == pytest.approx(big) and g3["filled_km2"] == pytest.approx(big)
+    assert g3["area_source"] == "years" and g3["change_excluded"] == "nothing observed"
+    assert t.loc[("G3", 2020), "area_source"] == "observed" and t.loc[("G3", 2020), "change_excluded"] == ""
     assert ("G1", 2021) not in t.index
 
 
