@@ -6,6 +6,7 @@ Examples::
     a.table()                                      # pandas, one row per glacier x year
     a.glacier("RGI2000-v7.0-G-11-01450")           # one glacier's series (reads one slice of the table)
     a.region((10.7, 46.7, 10.9, 46.9), [2016, 2020])   # lazy xarray mosaics of the zones the box touches
+    a.change_rates("RGI2000-v7.0-G-11-01450")     # change per pair of usable years: rate ± uncertainty, snr
 """
 
 from __future__ import annotations
@@ -152,6 +153,23 @@ class ChangeArchive:
         if not len(index):
             return pd.DataFrame(columns=COLUMNS)
         return _years(self._rows(index), from_year, to_year).reset_index(drop=True)
+
+    def change_rates(self, glacier_id: str | None = None, bbox: BBox | None = None, from_year: int | None = None,
+                     to_year: int | None = None, min_observed_fraction: float | None = None) -> pd.DataFrame:
+        """Return area changes between consecutive usable years (rate ± uncertainty, signal-to-noise flag).
+
+        Glacier-years flagged in ``change_excluded`` (or, when ``min_observed_fraction`` is given, observed
+        below it) are skipped, never read as change; see ``glacierscale.archive.rates``.
+        """
+        from glacierscale.archive.rates import change_rates
+
+        if glacier_id is not None:
+            rows = self.glacier(glacier_id, from_year, to_year)
+        elif bbox is not None:
+            rows = self.in_bbox(bbox, from_year, to_year)
+        else:
+            rows = _years(self.table(), from_year, to_year)
+        return change_rates(rows, min_observed_fraction)
 
     # --- tiles and rasters -------------------------------------------------------------------------------------
     def tiles(self) -> pd.DataFrame:

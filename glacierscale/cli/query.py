@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from glacierscale.cli._common import parse_bbox
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HELP = "read the change archive: area series of a glacier or of every glacier in a bbox"
 
@@ -22,14 +26,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as-of", help="snapshot id to read instead of the latest")
     p.add_argument("--format", choices=("table", "csv", "json", "geojson"), default="table")
     p.add_argument("--plot", metavar="FILE.png", help="also draw the area series")
+    p.add_argument("--changes", action="store_true",
+                   help="print area changes between consecutive usable years (rate ± uncertainty, snr) instead")
+    p.add_argument("--min-observed", type=float, metavar="F",
+                   help="with --changes: leave out glacier-years observed below this fraction (default: as published)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from glacierscale.archive.query import open_archive
-    from glacierscale.errors import ArchiveError
+    from glacierscale.errors import ArchiveError, InputError
 
     archive = open_archive(args.archive, as_of=args.as_of)
+    if args.min_observed is not None and not 0 <= args.min_observed <= 1:
+        raise InputError(f"--min-observed {args.min_observed}: must be a fraction between 0 and 1")
+    if args.changes:
+        return _print_changes(archive.change_rates(args.glacier, args.bbox, args.from_year, args.to_year,
+                                                   args.min_observed), args.format)
     if args.glacier:
         df = archive.glacier(args.glacier, args.from_year, args.to_year)
     else:
@@ -64,4 +77,25 @@ def run(args: argparse.Namespace) -> int:
 
         area_series(df, args.plot)
         print(f"plot written to {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _print_changes(df: pd.DataFrame, fmt: str) -> int:
+    """Print a change table (``ChangeArchive.change_rates``) as table, csv or json."""
+    if fmt == "csv":
+        df.to_csv(sys.stdout, index=False, float_format="%.6f")
+    elif fmt in ("json", "geojson"):
+        print(json.dumps(json.loads(df.to_json(orient="records")), indent=1))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="area change between usable years (± 1σ; significant: |change| ≥ 1.96σ)")
+        for c in ("glacier", "years", "change km²", "rate km²/yr", "%/yr", "snr", "signal", "skipped"):
+            table.add_column(c)
+        for r in df.itertuples(index=False):
+            table.add_row(str(r.glacier_id), f"{r.from_year}–{r.to_year}", f"{r.change_km2:+.4f} ± {r.change_unc_km2:.4f}",
+                          f"{r.rate_km2_per_yr:+.4f} ± {r.rate_unc_km2_per_yr:.4f}", f"{r.rel_change_pct_per_yr:+.2f}",
+                          f"{r.snr:.1f}", "yes" if r.significant else "noise", str(r.skipped_years))
+        Console().print(table)
     return 0

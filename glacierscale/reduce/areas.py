@@ -69,12 +69,16 @@ def attribution_map(unit: WorkUnit, inventory: gpd.GeoDataFrame, max_distance_m:
     """Return (index raster, ids) on the core tile: index i+1 = glacier ids[i], 0 = no glacier within reach.
 
     Only the glaciers the plan lists for the unit are rasterised (at world scale the inventory is large).
+    Rows with the same id are dissolved into one glacier (``ids`` has each id once).
     """
     listed = inventory["glacier_id"].astype(str).isin(unit.glacier_ids).to_numpy()
     proj = inventory[listed].to_crs(unit.epsg)
-    ids = [str(g) for g in proj["glacier_id"]]
+    # rows sharing an id (a glacier split over several rows) are one glacier: one label, their outlines dissolved
+    ids = sorted({str(g) for g in proj["glacier_id"]})
+    index = {g: i + 1 for i, g in enumerate(ids)}
     shape = (unit.size_px, unit.size_px)
-    shapes = [(geom, i + 1) for i, geom in enumerate(proj.geometry) if geom is not None and not geom.is_empty]
+    shapes = [(geom, index[str(g)]) for g, geom in zip(proj["glacier_id"], proj.geometry, strict=True)
+              if geom is not None and not geom.is_empty]
     labels = features.rasterize(shapes, out_shape=shape, transform=unit_transform(unit), fill=0, dtype="int32")
     if max_distance_m > 0 and labels.any():
         dist, (ir, ic) = ndimage.distance_transform_edt(labels == 0, return_indices=True)

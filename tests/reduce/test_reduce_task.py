@@ -67,3 +67,17 @@ def test_a_gap_stays_a_gap() -> None:
     p = reduce_item(UNIT, tile, _glaciers(), input_hash="i", model_hash="m", scenes={}, max_distance_m=100.0,
                     min_object_km2=0.01)
     assert p.status == "gap" and p.classes is None and p.parts == () and p.reason == "no optical scene"
+
+
+def test_a_glacier_split_over_two_rows_with_one_id_is_one_part_with_both_areas() -> None:
+    """Duplicate ids are dissolved: the two halves of A add up (no row wins over the other)."""
+    halves = gpd.GeoDataFrame({"glacier_id": ["A", "A", "B"]},
+                              geometry=[box(X0 + 100, Y0 + 100, X0 + 300, Y0 + 500),
+                                        box(X0 + 300, Y0 + 100, X0 + 500, Y0 + 500),
+                                        box(X0 + 900, Y0 + 900, X0 + 1100, Y0 + 1100)], crs=32632)
+    p = reduce_item(UNIT, _tile(cloud_over_a=False), halves, input_hash="i", model_hash="m", scenes={},
+                    max_distance_m=0.0, min_object_km2=0.0)
+    assert [g.glacier_id for g in p.parts] == ["A", "B"]
+    a = p.parts[0]
+    assert a.area_km2 == pytest.approx(0.16) and a.outline_km2 == pytest.approx(0.16)
+    assert a.perimeter_km == pytest.approx(1.6)  # one 400 m square, not two rectangles
