@@ -301,3 +301,21 @@ def test_the_checker_finds_what_the_old_files_had() -> None:
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_shipped_file_exposes_the_dashboard_uses_latest_or_embeds_a_credential(path: Path) -> None:
     assert exposure_findings(path.read_text()) == []
+
+
+def test_bootstrap_refuses_to_open_ssh_to_the_internet(tmp_path: Path) -> None:
+    import subprocess
+
+    script = DEPLOY / "aws" / "bootstrap.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    # a fake `aws` on PATH records any call: the refusal must come before the first one
+    (tmp_path / "aws").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/calls\n")
+    (tmp_path / "aws").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "VPC_ID": "vpc-0", "ADMIN_CIDR": "0.0.0.0/0"}
+    run = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2
+    assert "refusing ADMIN_CIDR=0.0.0.0/0: SSH must not be open to the internet" in run.stderr
+    assert not (tmp_path / "calls").exists()
+    text = script.read_text()
+    assert "IpProtocol=tcp,FromPort=22,ToPort=22,IpRanges=[{CidrIp=$ADMIN_CIDR" in text
+    assert "IpProtocol=-1,UserIdGroupPairs=[{GroupId=$sg}]" in text  # every other port: the group's own members
