@@ -104,3 +104,27 @@ def test_scenes_in_another_utm_zone_are_reprojected_onto_the_unit_grid(scenes: P
     assert both.mean() > 0.5
     # two resamplings apart, the same scene agrees to within a few hundredths of reflectance
     assert np.median(np.abs(same[both] - other[both])) < 0.03
+
+
+@pytest.mark.slow
+def test_a_corrupt_cog_read_in_a_ray_task_comes_back_as_its_cube_error(scenes: Path, tmp_path: Path) -> None:
+    """The run records a failed item by its cause: the CubeError naming the file, not Ray's
+    UnserializableException (which a reader's exception chained to the CubeError used to give)."""
+    import ray
+
+    from glacierscale.pipeline.failures import describe
+
+    item = _items(scenes, "sentinel-2-l2a")[0]
+    broken = tmp_path / "B04.tif"
+    broken.write_bytes(b"this is not a TIFF" * 100)
+    item["assets"]["red"]["href"] = str(broken)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(CubeError) as info:
+            sel = {"s2": [pystac.Item.from_dict(item)]}
+            ray.get(ray.remote(max_retries=0)(build_year).remote(load_provider("local"), sel, _unit(scenes)))
+    finally:
+        ray.shutdown()
+    reason, file = describe(info.value)
+    assert reason.startswith("CubeError: reading s2 bands for unit bad failed: ") and "not recognized" in reason
+    assert file == str(broken)
