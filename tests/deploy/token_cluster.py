@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import string
 import subprocess
 import sys
@@ -74,12 +75,13 @@ class TokenCluster:
     node_env: dict[str, str]
     nodes: dict[str, str] = field(default_factory=dict)  # "head" / "gpu" -> Ray node id
     session_dirs: list[Path] = field(default_factory=list)
+    client_home: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="ray-client-home-"))
 
     def client_env(self, *, token: str | None) -> dict[str, str]:
         """Return the environment of a person submitting jobs: the token (or none) and nothing else of the nodes."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "AWS_"))}
         env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
-        env["HOME"] = tempfile.mkdtemp(prefix="ray-client-home-")  # no ~/.ray/auth_token of anyone to fall back on
+        env["HOME"] = self.client_home  # empty: no ~/.ray/auth_token of anyone to fall back on
         if token is not None:  # without a token: a plain client (auth mode unset), as anyone on the network
             env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
         return env
@@ -131,6 +133,7 @@ def token_cluster(extra_env: dict[str, str], *, head_cpus: int = 2, head_resourc
         yield cluster
     finally:
         stop_marked(env[MARK], gcs)
+        shutil.rmtree(cluster.client_home, ignore_errors=True)
 
 
 def _nodes_or_none(cluster: TokenCluster) -> list[dict[str, Any]]:
