@@ -11,9 +11,10 @@ import logging
 import re
 
 # query parameters that carry a credential or belong to a signature: Azure SAS (sig, se, st, sp, sv, sr, spr,
-# srt, ss, skoid, sktid, skt, ske, sks, skv, sdd), AWS/GCS pre-signed URLs, CloudFront, and generic names
+# srt, ss, skoid, sktid, skt, ske, sks, skv, sdd), AWS/GCS pre-signed URLs (SigV2's AWSAccessKeyId names the key),
+# CloudFront, and generic names
 _PARAMS = (r"sig|se|st|sp|sv|sr|spr|srt|ss|sdd|skoid|sktid|skt|ske|sks|skv|X-Amz-[A-Za-z-]+|X-Goog-[A-Za-z-]+"
-           r"|Signature|Policy|Key-Pair-Id|Expires|token|access_token|id_token|refresh_token|api_key|apikey|key"
+           r"|Signature|AWSAccessKeyId|Policy|Key-Pair-Id|Expires|token|access_token|id_token|refresh_token|api_key|apikey|key"
            r"|password|passwd|secret|client_secret|code|credential|auth")
 SIGNED = re.compile(rf"([?&;](?:{_PARAMS})=)[^&\s'\"#<>]+", re.IGNORECASE)
 USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@'\"]+:[^/\s@'\"]+@", re.IGNORECASE)  # scheme://user:pass@
