@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from glacierscale.infer.actors import TileResult
+    from glacierscale.reduce.cleanup import CleanupOptions
 
 
 def _perimeters_km(labels: np.ndarray, n: int, res_m: float) -> np.ndarray:
@@ -47,17 +48,23 @@ def _polygons_wkb(ice_labels: np.ndarray, unit: WorkUnit) -> dict[int, bytes]:
 
 
 def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *, input_hash: str, model_hash: str,
-                scenes: dict[str, list[str]], max_distance_m: float, min_object_km2: float) -> UnitProduct:
-    """Return the unit-year's product from its mapped padded tile and the unit's glaciers (a gap stays a gap)."""
-    from glacierscale.reduce.areas import attribution_map, clean_classes, zone_mask
+                scenes: dict[str, list[str]], max_distance_m: float, min_object_km2: float,
+                cleanup: CleanupOptions | None = None) -> UnitProduct:
+    """Return the unit-year's product from its mapped padded tile and the unit's glaciers (a gap stays a gap).
+
+    ``cleanup`` sets the OBIA clean-up steps (``reduce.cleanup``); by default only objects below
+    ``min_object_km2`` are removed.
+    """
+    from glacierscale.reduce.areas import attribution_map, zone_mask
+    from glacierscale.reduce.cleanup import CleanupOptions, clean
 
     sensors = tuple(sorted(s for s, m in tile.missing.items() if not m))
     if tile.classes is None or tile.glacier_probability is None:
         return UnitProduct(unit, tile.year, "gap", input_hash, model_hash, sensors=sensors, scenes=scenes,
                            reason=tile.reason or "nothing usable")
-    min_px = max(1, round(min_object_km2 * 1e6 / unit.resolution**2))
+    steps = cleanup or CleanupOptions(min_object_km2=min_object_km2)
     # clean on the padded tile, so an object that reaches into the overlap keeps its full size
-    classes = clean_classes(tile.classes, min_px)[unit.core()]
+    classes = clean(tile.classes, unit.resolution, steps)[unit.core()]
     probability = tile.glacier_probability[unit.core()]
     labels, ids = attribution_map(unit, glaciers, max_distance_m)
     outlines, _ = attribution_map(unit, glaciers, 0.0)

@@ -1,0 +1,64 @@
+"""OBIA-style clean-up steps: each one on its own, nodata untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glacierscale.reduce.cleanup import CleanupOptions, clean
+
+RES = 20.0
+OFF = CleanupOptions(min_object_km2=0.0)
+
+
+def _glacier() -> np.ndarray:
+    c = np.zeros((60, 60), np.uint8)
+    c[10:50, 10:40] = 1
+    c[40:50, 10:40] = 2  # a debris-covered tongue joined to the clean ice
+    return c
+
+
+def test_minimum_mapping_unit_drops_specks_and_keeps_glaciers() -> None:
+    c = _glacier()
+    c[2:6, 50:55] = 1  # 20 px = 0.008 km² < 0.01 km²
+    out = clean(c, RES, CleanupOptions(min_object_km2=0.01))
+    assert (out[2:6, 50:55] == 0).all() and (out[10:50, 10:40] == c[10:50, 10:40]).all()
+
+
+def test_holes_below_the_size_are_filled_with_the_class_around_them_nunataks_stay() -> None:
+    c = _glacier()
+    c[20:22, 20:22] = 0  # 4 px crevasse shadow
+    c[25:35, 25:35] = 0  # 100 px = 0.04 km² nunatak
+    out = clean(c, RES, CleanupOptions(min_object_km2=0.0, fill_holes_km2=0.01))
+    assert (out[20:22, 20:22] == 1).all() and (out[25:35, 25:35] == 0).all()
+    assert (clean(c, RES, OFF)[20:22, 20:22] == 0).all()
+
+
+def test_isolated_debris_is_removed_and_a_connected_tongue_kept() -> None:
+    c = _glacier()
+    c[52:58, 45:58] = 2  # a moraine read as debris, touching no clean ice
+    out = clean(c, RES, CleanupOptions(min_object_km2=0.0, remove_isolated_debris=True))
+    assert (out[52:58, 45:58] == 0).all() and (out[40:50, 10:40] == 2).all()
+
+
+def test_opening_and_closing_in_metres() -> None:
+    c = _glacier()
+    c[28, 40:55] = 1  # a one-pixel spur (a cloud edge read as ice)
+    c[10:50, 24] = 0  # a one-pixel crack across the glacier
+    opened = clean(c, RES, CleanupOptions(min_object_km2=0.0, opening_m=20.0))
+    assert (opened[28, 41:55] == 0).all()
+    closed = clean(c, RES, CleanupOptions(min_object_km2=0.0, closing_m=20.0))
+    assert (closed[12:48, 24] > 0).all()
+
+
+def test_nodata_is_never_turned_into_ice_or_rock() -> None:
+    c = _glacier()
+    c[20:30, 20:30] = 255
+    out = clean(c, RES, CleanupOptions(min_object_km2=0.01, closing_m=40.0, fill_holes_km2=0.1,
+                                       remove_isolated_debris=True))
+    assert (out[20:30, 20:30] == 255).all()
+
+
+def test_negative_sizes_are_refused() -> None:
+    with pytest.raises(ValueError, match="closing_m must be ≥ 0"):
+        CleanupOptions(closing_m=-1.0)
