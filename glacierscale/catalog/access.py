@@ -127,6 +127,28 @@ def readable(items: list[dict[str, Any]], access: str, token_url: str | None = N
     return [signer.sign_item(it) for it in items] if signer else items
 
 
+def unreachable(href: str, timeout_s: float) -> str | None:
+    """Return why an http(s) asset cannot be fetched now (timed out, refused, an HTTP error), None when its first
+    bytes arrive. GDAL reports an asset it could not fetch in time as "not recognized as being in a supported
+    file format", as it does a corrupt one; this one small read tells the two apart (transient or not)."""
+    import urllib.error
+
+    if not href.startswith(("http://", "https://")):
+        return None
+    try:
+        req = urllib.request.Request(href, headers={"Range": "bytes=0-3"})
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            resp.read()
+    except urllib.error.HTTPError as err:
+        return f"HTTP {err.code} {err.reason}"
+    except TimeoutError:
+        return f"read timed out after {timeout_s:g} s"
+    except OSError as err:
+        reason = getattr(err, "reason", err)
+        return f"read timed out after {timeout_s:g} s" if isinstance(reason, TimeoutError) else f"connection error: {reason}"
+    return None
+
+
 # every remote read has a deadline: a stalled connection fails (and the run retries the item) instead of hanging
 READ_TIMEOUT_S = 60.0
 CONNECT_TIMEOUT_S = 20.0

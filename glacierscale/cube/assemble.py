@@ -8,6 +8,7 @@ A sensor with no scene in the window becomes all-NaN bands flagged ``missing``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from glacierscale.inventory.units import WorkUnit
 from glacierscale.redact import redact
 
 SENSOR_ORDER = ("s2", "s1", "landsat", "dem")
+REMOTE_HREF = re.compile(r"'(https?://[^'\s]+)'")  # the asset a failed read names
 SORTING_NETWORK_MAX = 12  # observations per composite up to which nan_median sorts element-wise
 
 
@@ -73,11 +75,17 @@ def _stack(items: list[Any], assets: list[str], unit: WorkUnit, resampling: str,
     raise CubeError(redact(f"cannot stack {assets} of {ids} for unit {unit.unit_id}: {reason}"))
 
 
-def _compute(arr: xr.DataArray, what: str, unit: WorkUnit) -> np.ndarray:
+def _compute(arr: xr.DataArray, what: str, unit: WorkUnit, timeout_s: float = 60.0) -> np.ndarray:
+    from glacierscale.catalog.access import unreachable
+
     try:
         return np.asarray(arr.compute(scheduler="threads", num_workers=2))
     except Exception as err:
         reason = f"{err}"
+    href = REMOTE_HREF.search(reason) if "not recognized as" in reason else None
+    why = unreachable(href.group(1), timeout_s) if href else None  # a stalled server, not a corrupt file?
+    if why:
+        reason = f"{reason} (the asset could not be fetched: {why})"
     raise CubeError(redact(f"reading {what} for unit {unit.unit_id} failed: {reason}"))  # unchained (see _stack)
 
 
@@ -168,7 +176,8 @@ def composite_sensor(provider: Provider, sensor: str, items: list[Any], unit: Wo
 
     scale, offset, nodata = band_rules(now(items), provider, sdef, unit)  # refuses unusable items before reading
     # stackstac's own rescale refuses float32 output; scale/offset are applied here, per item
-    raw = _compute(_stack(now(items), keys, unit, sdef.resampling, rescale=False, gdal=gdal), f"{sensor} bands", unit)
+    raw = _compute(_stack(now(items), keys, unit, sdef.resampling, rescale=False, gdal=gdal), f"{sensor} bands", unit,
+                   provider.read_timeout_s)
     stack = raw.astype(np.float32, copy=False)
     is_nodata = stack == nodata[:, :, None, None]
     stack *= scale[:, :, None, None]  # in place: a 1024² unit of 4 scenes x 6 bands is 100 MB
@@ -179,7 +188,7 @@ def composite_sensor(provider: Provider, sensor: str, items: list[Any], unit: Wo
     valid = np.asarray(np.isfinite(stack).all(axis=1) if sdef.mask_asset else np.isfinite(stack[:, 0]))
     if sdef.mask_asset:
         scl = _compute(_stack(now(items), [sdef.mask_asset], unit, "nearest", rescale=False, gdal=gdal),
-                       f"{sensor} mask", unit)[:, 0]
+                       f"{sensor} mask", unit, provider.read_timeout_s)[:, 0]
         flags = np.nan_to_num(scl, nan=0).astype(np.int64)
         if sdef.clear_scl:  # a class layer (Sentinel-2 SCL): keep the clear classes
             valid &= np.isin(flags, sdef.clear_scl)

@@ -128,3 +128,36 @@ def test_a_corrupt_cog_read_in_a_ray_task_comes_back_as_its_cube_error(scenes: P
     reason, file = describe(info.value)
     assert reason.startswith("CubeError: reading s2 bands for unit bad failed: ") and "not recognized" in reason
     assert file == str(broken)
+
+
+def test_a_stalled_read_times_out_as_a_transient_error_and_passes_on_retry(scenes: Path) -> None:
+    """An asset server that stalls past the provider's read timeout fails the read (never hangs); GDAL calls such
+    an asset "not recognized as being in a supported file format", as it does a corrupt one, so the cube stage
+    fetches its first bytes once more to tell: the error says the read timed out and is transient, and the run's
+    retry builds the same cube once the server answers again."""
+    import numpy as np
+
+    from glacierscale.catalog.asset_server import AssetServer
+    from glacierscale.pipeline.failures import is_transient
+
+    provider = load_provider("local").model_copy(update={"read_timeout_s": 1.0})
+    unit = _unit(scenes)
+    item = _items(scenes, "sentinel-2-l2a")[0]
+    clean = build_year(provider, {"s2": [pystac.Item.from_dict(item)]}, unit).data  # from the files themselves
+    with AssetServer(scenes) as server:
+        for asset in item["assets"].values():
+            asset["href"] = server.href(asset["href"])
+        sel = {"s2": [pystac.Item.from_dict(item)]}
+        rel = item["assets"]["red"]["href"].split("/", 3)[3]
+        server.stall(rel, seconds=3.0, times=100)  # every request of the red band, until cleared
+        with pytest.raises(CubeError, match=r"B04.tif.*could not be fetched: read timed out after 1 s") as info:
+            build_year(provider, sel, unit)
+        assert is_transient(info.value) and server.served.stalls >= 2
+        server.stall(rel, seconds=0.0, times=0)
+        retried = build_year(provider, sel, unit).data
+        server.faults.corrupt.add(rel)  # a corrupt file stays what it is: deterministic, not retried
+        item["assets"]["red"]["href"] += "?v=2"  # a new URL: GDAL caches what it has read
+        with pytest.raises(CubeError, match=r"not recognized") as corrupt:
+            build_year(provider, {"s2": [pystac.Item.from_dict(item)]}, unit)
+        assert not is_transient(corrupt.value) and "could not be fetched" not in str(corrupt.value)
+    np.testing.assert_array_equal(retried, clean)
