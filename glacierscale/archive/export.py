@@ -23,8 +23,10 @@ WINDOW_TILES = 32  # COG windows: blocks of 32 × 32 grid tiles (32,768 px squar
 def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bbox: BBox | None = None) -> gpd.GeoDataFrame:
     """Return one polygon per glacier × year in EPSG:4326 with RGI 7 field names (rgi_id, glims_id, src_date, ...).
 
-    A glacier's polygon is the union of its mapped parts over every tile (reprojected from the tile's CRS).
-    ``src_date`` is the archive year (``YYYY``): the archive keeps a season per year, not scene dates.
+    A glacier's polygon is the union of its mapped parts over every tile (reprojected from the tile's CRS): the
+    ice of observed pixels, whose area is ``observed_area_km2``; ``area_km2`` adds ``filled_km2``, the estimate
+    for what clouds hid, which has no outline. ``src_date`` is the archive year (``YYYY``): the archive keeps a
+    season per year, not scene dates.
     """
     import geopandas as gpd
     import shapely
@@ -37,7 +39,7 @@ def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bb
         rows = rows[(rows["year"] >= years[0]) & (rows["year"] <= years[1])]
     rows = rows[rows["quality"] != "gap"]
     columns = ["rgi_id", "glims_id", "glacier_id", "year", "src_date", "area_km2", "area_unc_km2", "debris_km2",
-               "observed_fraction", "quality", "geometry"]
+               "observed_fraction", "quality", "observed_area_km2", "filled_km2", "area_source", "geometry"]
     if rows.empty:
         return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs="EPSG:4326")
     root = archive.root

@@ -119,7 +119,7 @@ def test_export_outlines_areas_match_within_one_percent(archive: tuple[str, list
     geod = Geod(ellps="WGS84")
     for _, row in gdf.iterrows():
         area = abs(geod.geometry_area_perimeter(row.geometry)[0]) / 1e6
-        assert area == pytest.approx(row.area_km2, rel=0.01), row.glacier_id
+        assert area == pytest.approx(row.observed_area_km2, rel=0.01), row.glacier_id
     g2 = gdf[(gdf.glacier_id == "G2") & (gdf.year == 2020)].iloc[0]
     assert g2.area_km2 == pytest.approx(2 * ONE) and g2.src_date == "2020"
     gpkg = tmp_path / "o.gpkg"
