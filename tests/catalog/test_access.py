@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pystac
 import pytest
+from sas_endpoint import TokenEndpoint
 
 from glacierscale.catalog.access import SasSigner, gdal_options, signer_for
 from glacierscale.errors import CatalogError
@@ -17,51 +15,25 @@ from glacierscale.errors import CatalogError
 ITEM = Path(__file__).resolve().parents[3] / "shared/data/real/stac-items/planetary-computer/sentinel-2-l2a-pc.json"
 
 
-@pytest.fixture()
-def token_server() -> Iterator[tuple[str, list[str]]]:
-    requests: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            requests.append(self.path)
-            if not self.path.endswith("/sentinel-2-l2a"):
-                self.send_response(404)
-                self.end_headers()
-                return
-            body = json.dumps({"msft:expiry": "2099-01-01T00:00:00Z", "token": "st=2026&se=2099&sp=rl&sig=abc%3D"})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/sas/v1/token", requests
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.mark.skipif(not ITEM.is_file(), reason=f"real Planetary Computer items not found at {ITEM}")
-def test_blob_hrefs_are_signed_once_per_collection(token_server: tuple[str, list[str]]) -> None:
-    url, requests = token_server
-    signer = SasSigner(url)
+@pytest.mark.parametrize("tokens", [(3600.0, 3000.0, ("sentinel-2-l2a",))], indirect=True)
+def test_blob_hrefs_are_signed_once_per_collection(tokens: TokenEndpoint) -> None:
+    signer = SasSigner(tokens.url)
     items = [pystac.Item.from_dict(signer.sign_item(d)) for d in json.loads(ITEM.read_text())]
     href = items[0].assets["B02"].href
-    assert href.startswith("https://sentinel2l2a01.blob.core.windows.net/") and href.endswith("?st=2026&se=2099&sp=rl&sig=abc%3D")
-    assert items[3].assets["SCL"].href.endswith("sig=abc%3D")
-    assert requests == ["/api/sas/v1/token/sentinel-2-l2a"]  # cached for the other 3 items and 90 assets
+    sig = next(iter(tokens.issued))
+    assert href.startswith("https://sentinel2l2a01.blob.core.windows.net/")
+    assert href.endswith(f"&sp=rl&sv=2024-05-04&sr=c&sig={sig}")
+    assert items[3].assets["SCL"].href.endswith(f"sig={sig}")
+    assert tokens.requests == ["/api/sas/v1/token/sentinel-2-l2a"]  # cached for the other 3 items and 90 assets
     assert "rendered_preview" in items[0].assets and "sig=" not in items[0].assets["rendered_preview"].href
     assert signer.sign_href(href, "sentinel-2-l2a") == href  # signing twice gives the same href (token cached)
 
 
-def test_token_endpoint_errors_are_clear(token_server: tuple[str, list[str]]) -> None:
-    url, _ = token_server
-    with pytest.raises(CatalogError, match="cannot get a SAS token for landsat-c2-l2"):
-        SasSigner(url).token("landsat-c2-l2")
+@pytest.mark.parametrize("tokens", [(3600.0, 3000.0, ("sentinel-2-l2a",))], indirect=True)
+def test_token_endpoint_errors_are_clear(tokens: TokenEndpoint) -> None:
+    with pytest.raises(CatalogError, match=r"cannot get a SAS token for landsat-c2-l2 .*HTTP Error 404"):
+        SasSigner(tokens.url).token("landsat-c2-l2")
 
 
 def test_access_rules() -> None:

@@ -7,73 +7,23 @@ A token endpoint and a blob store stand in on loopback: the endpoint hands out S
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
 import pystac
 import pytest
 import yaml
+from sas_endpoint import TokenEndpoint
 
-from glacierscale.catalog.access import REFRESH_BEFORE_S, SasSigner, unsigned_href, unsigned_item
+from glacierscale.catalog.access import SasSigner, unsigned_href, unsigned_item
 from glacierscale.catalog.asset_server import AssetServer, serve_catalog_over_http
 from glacierscale.config import load_yaml
 from glacierscale.redact import redact
 from glacierscale.simulate import SceneSet
 
 PC_ITEMS = Path(__file__).resolve().parents[3] / "shared/data/real/stac-items/planetary-computer/sentinel-2-l2a-pc.json"
-
-
-@dataclass
-class TokenEndpoint:
-    """Hands out a new SAS token per request, valid ``life_s`` seconds; advertises its expiry ``REFRESH_BEFORE_S``
-    + ``refresh_after_s`` after issue, so a signer with the standard margin renews it ``refresh_after_s`` in."""
-
-    life_s: float
-    refresh_after_s: float
-    url: str = ""
-    issued: dict[str, float] = field(default_factory=dict)  # sig -> real expiry (epoch s)
-    requests: list[str] = field(default_factory=list)
-
-    def valid(self, query: dict[str, str]) -> bool:
-        return time.time() < self.issued.get(query.get("sig", ""), 0.0)
-
-
-@pytest.fixture()
-def tokens(request: pytest.FixtureRequest) -> Iterator[TokenEndpoint]:
-    life_s, refresh_after_s = getattr(request, "param", (3600.0, 3000.0))
-    endpoint = TokenEndpoint(life_s, refresh_after_s)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            endpoint.requests.append(self.path)
-            sig = secrets.token_hex(16)
-            now = time.time()
-            endpoint.issued[sig] = now + endpoint.life_s
-            expiry = datetime.fromtimestamp(now + REFRESH_BEFORE_S + endpoint.refresh_after_s, UTC)
-            body = json.dumps({"msft:expiry": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               "token": f"st=2026-12-05&se={expiry:%Y-%m-%d}&sp=rl&sv=2024-05-04&sr=c&sig={sig}"})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint.url = f"http://127.0.0.1:{server.server_address[1]}/api/sas/v1/token"
-    yield endpoint
-    server.shutdown()
-    server.server_close()
 
 
 def test_a_token_is_fetched_again_before_it_expires(tokens: TokenEndpoint) -> None:
