@@ -20,6 +20,7 @@ from glacierscale.archive.commit import parse_unit_id, tile_records
 from glacierscale.reduce.temporal import TemporalOptions, glacier_years, tile_series
 
 # part column ← GlacierYear field
+WKB_BATCH = 256  # tiles whose polygons are read together
 ESTIMATES = {"est_area_km2": "area_km2", "filled_km2": "filled_km2", "filled_nearby_km2": "filled_nearby_km2",
              "filtered_km2": "filtered_km2", "est_perimeter_km": "perimeter_km", "model_var_km4": "model_var_km4"}
 
@@ -63,63 +64,81 @@ def _rasterize(wkbs: list[bytes], labels: list[int], unit: Any) -> np.ndarray:
 
 
 def reestimate(root: Any, tiles: list[int], options: TemporalOptions) -> pd.DataFrame:
-    """Write the estimate columns of the live parts of ``tiles`` (all years); return their (glacier_id, year)."""
+    """Write the estimate columns of the live parts of ``tiles`` (all years); return their (glacier_id, year).
+
+    Tiles are processed one at a time (their polygons read in batches of ``WKB_BATCH`` tiles); the estimates are
+    written once per column at the end, so each chunk of the parts table is rewritten once.
+    """
     from glacierscale.archive.export import part_wkb
     from glacierscale.archive.glaciers import live_parts
-    from glacierscale.inventory.units import WorkUnit
-    from glacierscale.reduce.areas import zone_mask
 
     parts_group = tables.open_table(root, "parts", {**tables.PARTS, **tables.PART_ESTIMATES}, create=True)
     recs = tile_records(root, ("status",))
     recs = recs[recs["tile"].isin(tiles)]
-    if recs.empty:
-        return pd.DataFrame(columns=["glacier_id", "year"])
     parts = live_parts(root)
     parts = parts[parts["tile"].isin(tiles)]
-    tiles_group = root["tiles"]
-    touched = []
-    for tile, recs_t in recs.groupby("tile"):
-        unit_id = str(recs_t["unit_id"].iloc[0])
-        epsg, res, size, col, row = parse_unit_id(unit_id)
-        gids = str(tiles_group["glacier_ids"][int(tile)])
-        unit = WorkUnit(unit_id, epsg, col, row, res, size, tuple(gids.split(",")) if gids else ())
-        recs_t = recs_t.sort_values("year")
-        years = [int(y) for y in recs_t["year"]]
-        mine = parts[parts["tile"] == tile]
-        if mine.empty:
-            continue
-        ids = sorted(set(mine["glacier_id"].astype(str)))
-        index = {g: i for i, g in enumerate(ids)}
-        group = root["mosaics"][str(epsg)] if "mosaics" in root and str(epsg) in root["mosaics"] else None
-        zone_years = {int(v): i for i, v in enumerate(group["year"][...])} if group is not None else {}
-        classes = np.full((len(years), size, size), 255, np.uint8)
-        prob = np.full((len(years), size, size), 255, np.uint8)
-        labels = np.zeros((len(years), size, size), np.int32)
-        for i, (y, status) in enumerate(zip(years, recs_t["status"], strict=True)):
-            if status == "done" and group is not None and y in zone_years:
-                classes[i], prob[i] = mosaics.read_tile(group, zone_years[y], col, row)
-            py = mine[(mine["year"] == y) & (mine["gap"] == 0)]
-            if len(py):
-                labels[i] = _rasterize(part_wkb(root["parts"], py["part"].to_numpy()),
-                                       [index[str(g)] + 1 for g in py["glacier_id"]], unit)
-        series = tile_series(years, classes, prob, labels, res, options)
-        per_year = glacier_years(series, classes, len(ids), res, zone_mask(unit), options)
-        idx: list[int] = []
-        cols: dict[str, list[float]] = {c: [] for c in (*ESTIMATES, "est_boundary_km2")}
-        for part, gid, y in zip(mine["part"], mine["glacier_id"].astype(str), mine["year"], strict=True):
-            est = per_year[years.index(int(y))].get(index[gid])
-            known = est is not None or bool((classes[years.index(int(y))] != 255).any())
-            idx.append(int(part))
-            for name, field in ESTIMATES.items():
-                value = float(getattr(est, field)) if est is not None else 0.0
-                cols[name].append(value if known else np.nan)
-            boundary = est.perimeter_km * res / 2000.0 if est is not None else 0.0  # perimeter × ½ pixel
-            cols["est_boundary_km2"].append(boundary if known else np.nan)
-        order = np.argsort(idx)
-        for name, values in cols.items():
-            parts_group[name].oindex[np.asarray(idx)[order]] = np.asarray(values, dtype=np.float64)[order]
-        touched.append(mine[["glacier_id", "year"]])
-    if not touched:
+    if recs.empty or parts.empty:
         return pd.DataFrame(columns=["glacier_id", "year"])
-    return pd.concat(touched).astype({"glacier_id": str, "year": int}).drop_duplicates()
+    glacier_ids = tables.text(root["tiles"]["glacier_ids"][...])
+    zone_years: dict[int, dict[int, int]] = {}
+    by_tile = dict(list(parts.groupby("tile")))
+    order = sorted(by_tile)
+    idx: list[np.ndarray] = []
+    cols: dict[str, list[np.ndarray]] = {c: [] for c in (*ESTIMATES, "est_boundary_km2")}
+    for b in range(0, len(order), WKB_BATCH):
+        batch = order[b:b + WKB_BATCH]
+        seen = pd.concat([by_tile[t] for t in batch])
+        seen = seen[seen["gap"] == 0]
+        wkb = dict(zip(seen["part"].tolist(), part_wkb(root["parts"], seen["part"].to_numpy()), strict=True))
+        for tile in batch:
+            recs_t = recs[recs["tile"] == tile].sort_values("year")
+            got = _tile(root, str(recs_t["unit_id"].iloc[0]), str(glacier_ids[int(tile)]), recs_t, by_tile[tile], wkb,
+                        zone_years, options)
+            idx.append(got[0])
+            for name, column in got[1].items():
+                cols[name].append(column)
+    where = np.concatenate(idx)
+    sort = np.argsort(where)
+    for name, pieces in cols.items():
+        parts_group[name].oindex[where[sort]] = np.concatenate(pieces)[sort]
+    return parts[["glacier_id", "year"]].astype({"glacier_id": str, "year": int}).drop_duplicates()
 
+
+def _tile(root: Any, unit_id: str, gids: str, recs: pd.DataFrame, mine: pd.DataFrame, wkb: dict[int, bytes],
+          zone_years: dict[int, dict[int, int]], options: TemporalOptions) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Return (part indices, estimate columns) of one tile's live parts, from its series of every year."""
+    from glacierscale.inventory.units import WorkUnit
+    from glacierscale.reduce.areas import zone_mask
+
+    epsg, res, size, col, row = parse_unit_id(unit_id)
+    unit = WorkUnit(unit_id, epsg, col, row, res, size, tuple(gids.split(",")) if gids else ())
+    years = [int(y) for y in recs["year"]]
+    ids = sorted(set(mine["glacier_id"].astype(str)))
+    index = {g: i for i, g in enumerate(ids)}
+    group = root["mosaics"][str(epsg)] if "mosaics" in root and str(epsg) in root["mosaics"] else None
+    if group is not None and epsg not in zone_years:
+        zone_years[epsg] = {int(v): i for i, v in enumerate(group["year"][...])}
+    classes = np.full((len(years), size, size), 255, np.uint8)
+    prob = np.full((len(years), size, size), 255, np.uint8)
+    labels = np.zeros((len(years), size, size), np.int32)
+    for i, (y, status) in enumerate(zip(years, recs["status"], strict=True)):
+        if status == "done" and group is not None and y in zone_years[epsg]:
+            classes[i], prob[i] = mosaics.read_tile(group, zone_years[epsg][y], col, row)
+        py = mine[(mine["year"] == y) & (mine["gap"] == 0)]
+        if len(py):
+            labels[i] = _rasterize([wkb[int(p)] for p in py["part"]], [index[str(g)] + 1 for g in py["glacier_id"]],
+                                   unit)
+    series = tile_series(years, classes, prob, labels, res, options)
+    per_year = glacier_years(series, classes, len(ids), res, zone_mask(unit), options)
+    seen_year = [bool((classes[i] != 255).any()) for i in range(len(years))]
+    out: dict[str, list[float]] = {c: [] for c in (*ESTIMATES, "est_boundary_km2")}
+    for gid, y in zip(mine["glacier_id"].astype(str), mine["year"], strict=True):
+        i = years.index(int(y))
+        est = per_year[i].get(index[gid])
+        known = est is not None or seen_year[i]
+        for name, field in ESTIMATES.items():
+            value = float(getattr(est, field)) if est is not None else 0.0
+            out[name].append(value if known else np.nan)
+        boundary = est.perimeter_km * res / 2000.0 if est is not None else 0.0  # perimeter × ½ pixel
+        out["est_boundary_km2"].append(boundary if known else np.nan)
+    return mine["part"].to_numpy(dtype=np.int64), {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
