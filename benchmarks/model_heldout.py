@@ -119,7 +119,8 @@ def main() -> None:
             if abl:
                 line += (f" | optical: glacier {abl['optical']['glacier']:.3f} debris {abl['optical']['debris']:.3f}"
                          f" | -sar {abl['all-minus-sar']['glacier']:.3f} -thermal "
-                         f"{abl['all-minus-thermal']['glacier']:.3f}")
+                         f"{abl['all-minus-thermal']['glacier']:.3f} -dem {abl['all-minus-dem']['glacier']:.3f}"
+                         f" | optical ×0.7 {abl['optical×0.7']['glacier']:.3f} ×1.3 {abl['optical×1.3']['glacier']:.3f}")
             for key, v in res.get("versus", {}).items():
                 line += f" | {key} model: glacier {v['glacier']:.3f} debris {v['debris']:.3f}"
             print(line, flush=True)

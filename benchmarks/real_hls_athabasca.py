@@ -12,7 +12,7 @@ other ice in the frame is not outlined (PROVENANCE.md), so the scene is scored a
 - false ice on clearly bare rock: pixels 300 m or more outside the outline, not in the topographic-shadow
   mask, with NDSI < 0 and SWIR1 > 0.12 (bare rock or moraine, no snow, no water);
 - beside the red/SWIR1 ratio > 2 on the same pixels, and the same figures with the optical bands ×0.7 and
-  ×1.3 (the brightness part of the shortcut audit).
+  ×1.3 (the brightness part of the shortcut audit) and without the DEM (its DEM part).
 """
 
 from __future__ import annotations
@@ -110,9 +110,14 @@ def main() -> int:
     cube = cube_for(list(ckpt.bands), scene)
     optical = [k for k, b in enumerate(ckpt.bands) if b in ("B02", "B03", "B04", "B08", "B11", "B12")]
     full_glacier = None
-    for name, gain in (("model", 1.0), ("model, optical ×0.7", 0.7), ("model, optical ×1.3", 1.3)):
+    dem = [k for k, b in enumerate(ckpt.bands) if b in ("ELEV", "SLOPE", "ASPECT")]
+    for name, gain in (("model", 1.0), ("model, optical ×0.7", 0.7), ("model, optical ×1.3", 1.3),
+                       ("model, no DEM", None)):
         x = cube.copy()
-        x[optical] *= gain
+        if gain is None:  # the DEM part of the shortcut audit: the same scene with the DEM group missing
+            x[dem] = np.nan
+        else:
+            x[optical] *= gain
         classes, _ = predict_classes(ckpt, x, patch=128, overlap=32)
         ice = (classes == 1) | (classes == 2)
         rows[name] = score(ice, scene)

@@ -26,7 +26,10 @@ ABLATIONS = {
     "all": ("optical", "dem", "sar", "thermal"),
     "all-minus-sar": ("optical", "dem", "thermal"),
     "all-minus-thermal": ("optical", "dem", "sar"),
+    "all-minus-dem": ("optical", "sar", "thermal"),
 }
+# the brightness part of the shortcut audit: every optical band scaled alike (a brighter or darker scene)
+BRIGHTNESS = {"optical×0.7": 0.7, "optical×1.3": 1.3}
 
 
 def scene_sets(root: Path) -> list[Path]:
@@ -87,7 +90,8 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     names = cube_bands(load_provider("local"))
     counter, probs_before, probs_after, truths = IoUCounter(), [], [], []
     by_region: dict[str, IoUCounter] = {}
-    ablations = {k: IoUCounter() for k in ABLATIONS} if ablation else {}
+    ablations = {k: IoUCounter() for k in (*ABLATIONS, *BRIGHTNESS)} if ablation else {}
+    optical = [i for i, b in enumerate(names) if b in GROUPS["optical"]]
     others = [load_checkpoint(v) for v in versus]
     other_counts = [IoUCounter() for _ in others]
     n_px = 0
@@ -109,6 +113,11 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
             for key, groups in ABLATIONS.items() if ablation else ():
                 part = select_bands(ckpt, _withhold(s.data, names, groups), names)
                 ablations[key].add(classify(predict_probabilities(ckpt, part), valid), s.labels)
+            for key, gain in BRIGHTNESS.items() if ablation else ():
+                scaled = s.data.copy()
+                scaled[optical] *= gain
+                ablations[key].add(classify(predict_probabilities(ckpt, select_bands(ckpt, scaled, names)), valid),
+                                   s.labels)
     truth = np.concatenate(truths)
     out: dict[str, Any] = {
         "checkpoint": str(ckpt.path), "model_hash": ckpt.model_hash, "pixels": n_px, "iou": counter.result(),
@@ -123,7 +132,8 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
                                                                                                  strict=True)}
     if ablation:
         out["ablation"] = {k: {m: c.result()[m] for m in ("glacier", "debris")} for k, c in ablations.items()}
-        out["ablation_note"] = ("bands of withheld groups are set missing; groups the checkpoint was not trained "
+        out["ablation_note"] = ("optical×G: every optical band scaled by G (scene brightness); "
+                                "bands of withheld groups are set missing; groups the checkpoint was not trained "
                                 f"with have no effect (checkpoint bands: {', '.join(ckpt.bands)})")
     return out
 

@@ -43,7 +43,7 @@ def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path) -> None:
     assert truth["glacier"] + truth["background"] == r["pixels"]
     assert 0 <= r["ece"]["after"] < 0.05
     assert set(r["ablation"]) == {"optical", "optical+dem", "optical+dem+sar", "all", "all-minus-sar",
-                                  "all-minus-thermal"}
+                                  "all-minus-thermal", "all-minus-dem", "optical×0.7", "optical×1.3"}
     assert r["ablation"]["all"]["glacier"] == pytest.approx(r["iou"]["glacier"], abs=0.02)
     # a separately trained checkpoint is scored on the same pixels: the shipped one against itself agrees
     same = r["versus"]["optical+sar+thermal+dem"]
