@@ -10,6 +10,8 @@ bytes: 190 MB for 9 years of 1024² tiles) and, per tile, two chunk reads per ye
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from glacierscale.reduce.temporal import TemporalOptions, glacier_years, tile_se
 
 # part column ← GlacierYear field
 WKB_BATCH = 256  # tiles whose polygons are read together
+PREFETCH = 4  # tiles whose rasters are being read while one is computed
 ESTIMATES = {"est_area_km2": "area_km2", "filled_km2": "filled_km2", "filled_nearby_km2": "filled_nearby_km2",
              "filtered_km2": "filtered_km2", "est_perimeter_km": "perimeter_km", "model_var_km4": "model_var_km4"}
 
@@ -63,12 +66,31 @@ def _rasterize(wkbs: list[bytes], labels: list[int], unit: Any) -> np.ndarray:
     return features.rasterize(shapes, out_shape=side, transform=unit_transform(unit), fill=0, dtype="int32")
 
 
+@dataclass
+class _Zone:
+    """A zone mosaic's grid, raster arrays and year index, opened once per publish."""
+
+    grid: mosaics.ZoneGrid | None
+    arrays: tuple[Any, Any] | None
+    years: dict[int, int]
+
+    @classmethod
+    def open(cls, root: Any, epsg: int) -> _Zone:
+        group = root["mosaics"][str(epsg)] if "mosaics" in root and str(epsg) in root["mosaics"] else None
+        if group is None:
+            return cls(None, None, {})
+        return cls(mosaics.grid_of(group), (group["classes"], group["glacier_probability"]),
+                   {int(v): i for i, v in enumerate(group["year"][...])})
+
+
 def reestimate(root: Any, tiles: list[int], options: TemporalOptions) -> pd.DataFrame:
     """Write the estimate columns of the live parts of ``tiles`` (all years); return their (glacier_id, year).
 
     Tiles are processed one at a time (their polygons read in batches of ``WKB_BATCH`` tiles); the estimates are
     written once per column at the end, so each chunk of the parts table is rewritten once.
     """
+    import rasterio
+
     from glacierscale.archive.export import part_wkb
     from glacierscale.archive.glaciers import live_parts
 
@@ -80,8 +102,9 @@ def reestimate(root: Any, tiles: list[int], options: TemporalOptions) -> pd.Data
     if recs.empty or parts.empty:
         return pd.DataFrame(columns=["glacier_id", "year"])
     glacier_ids = tables.text(root["tiles"]["glacier_ids"][...])
-    zone_years: dict[int, dict[int, int]] = {}
+    zones: dict[int, _Zone] = {}
     by_tile = dict(list(parts.groupby("tile")))
+    recs_by_tile = dict(list(recs.groupby("tile")))
     order = sorted(by_tile)
     idx: list[np.ndarray] = []
     cols: dict[str, list[np.ndarray]] = {c: [] for c in (*ESTIMATES, "est_boundary_km2")}
@@ -91,12 +114,28 @@ def reestimate(root: Any, tiles: list[int], options: TemporalOptions) -> pd.Data
         seen = seen[seen["gap"] == 0]
         wkb = dict(zip(seen["part"].tolist(), part_wkb(root["parts"], seen["part"].to_numpy()), strict=True))
         for tile in batch:
-            recs_t = recs[recs["tile"] == tile].sort_values("year")
-            got = _tile(root, str(recs_t["unit_id"].iloc[0]), str(glacier_ids[int(tile)]), recs_t, by_tile[tile], wkb,
-                        zone_years, options)
-            idx.append(got[0])
-            for name, column in got[1].items():
-                cols[name].append(column)
+            epsg = parse_unit_id(str(recs_by_tile[tile]["unit_id"].iloc[0]))[0]
+            if epsg not in zones:
+                zones[epsg] = _Zone.open(root, epsg)
+
+        def read(tile: int) -> tuple[np.ndarray, np.ndarray]:
+            recs_t = recs_by_tile[tile].sort_values("year")
+            return _read(str(recs_t["unit_id"].iloc[0]), recs_t, zones)
+
+        # the chunk reads of the next tiles overlap the computation of this one (zarr waits, the GIL is free);
+        # one GDAL environment for the batch (rasterio opens one per call otherwise)
+        with ThreadPoolExecutor(PREFETCH) as pool, rasterio.Env():
+            pending = {t: pool.submit(read, t) for t in batch[:PREFETCH]}
+            for k, tile in enumerate(batch):
+                if k + PREFETCH < len(batch):
+                    pending[batch[k + PREFETCH]] = pool.submit(read, batch[k + PREFETCH])
+                classes, prob = pending.pop(tile).result()
+                recs_t = recs_by_tile[tile].sort_values("year")
+                got = _tile(str(recs_t["unit_id"].iloc[0]), str(glacier_ids[int(tile)]), recs_t, by_tile[tile], wkb,
+                            classes, prob, options)
+                idx.append(got[0])
+                for name, column in got[1].items():
+                    cols[name].append(column)
     where = np.concatenate(idx)
     sort = np.argsort(where)
     for name, pieces in cols.items():
@@ -104,8 +143,25 @@ def reestimate(root: Any, tiles: list[int], options: TemporalOptions) -> pd.Data
     return parts[["glacier_id", "year"]].astype({"glacier_id": str, "year": int}).drop_duplicates()
 
 
-def _tile(root: Any, unit_id: str, gids: str, recs: pd.DataFrame, mine: pd.DataFrame, wkb: dict[int, bytes],
-          zone_years: dict[int, dict[int, int]], options: TemporalOptions) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _read(unit_id: str, recs: pd.DataFrame, zones: dict[int, _Zone]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (years, y, x) classes and probability of one tile, its years as in ``recs`` (gaps all 255)."""
+    epsg, _, size, col, row = parse_unit_id(unit_id)
+    years = [int(y) for y in recs["year"]]
+    zone = zones[epsg]
+    classes = np.full((len(years), size, size), 255, np.uint8)
+    prob = np.full((len(years), size, size), 255, np.uint8)
+    done = [i for i, (y, status) in enumerate(zip(years, recs["status"], strict=True))
+            if status == "done" and zone.arrays is not None and y in zone.years]
+    if done and zone.arrays is not None and zone.grid is not None:
+        ys, xs = zone.grid.pixel_window(col, row)
+        at = [zone.years[years[i]] for i in done]
+        classes[done] = zone.arrays[0].oindex[at, ys, xs]  # every year of the tile in one read per raster
+        prob[done] = zone.arrays[1].oindex[at, ys, xs]
+    return classes, prob
+
+
+def _tile(unit_id: str, gids: str, recs: pd.DataFrame, mine: pd.DataFrame, wkb: dict[int, bytes],
+          classes: np.ndarray, prob: np.ndarray, options: TemporalOptions) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Return (part indices, estimate columns) of one tile's live parts, from its series of every year."""
     from glacierscale.inventory.units import WorkUnit
     from glacierscale.reduce.areas import zone_mask
@@ -115,16 +171,10 @@ def _tile(root: Any, unit_id: str, gids: str, recs: pd.DataFrame, mine: pd.DataF
     years = [int(y) for y in recs["year"]]
     ids = sorted(set(mine["glacier_id"].astype(str)))
     index = {g: i for i, g in enumerate(ids)}
-    group = root["mosaics"][str(epsg)] if "mosaics" in root and str(epsg) in root["mosaics"] else None
-    if group is not None and epsg not in zone_years:
-        zone_years[epsg] = {int(v): i for i, v in enumerate(group["year"][...])}
-    classes = np.full((len(years), size, size), 255, np.uint8)
-    prob = np.full((len(years), size, size), 255, np.uint8)
     labels = np.zeros((len(years), size, size), np.int32)
-    for i, (y, status) in enumerate(zip(years, recs["status"], strict=True)):
-        if status == "done" and group is not None and y in zone_years[epsg]:
-            classes[i], prob[i] = mosaics.read_tile(group, zone_years[epsg][y], col, row)
-        py = mine[(mine["year"] == y) & (mine["gap"] == 0)]
+    by_year = dict(list(mine[mine["gap"] == 0].groupby("year")))
+    for i, y in enumerate(years):
+        py = by_year.get(y, mine.iloc[:0])
         if len(py):
             labels[i] = _rasterize([wkb[int(p)] for p in py["part"]], [index[str(g)] + 1 for g in py["glacier_id"]],
                                    unit)
