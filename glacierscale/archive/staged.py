@@ -1,7 +1,7 @@
 """Staged products: one ``.npz`` per (unit, year) item under the run's staging prefix, its marker written last.
 
-``<staging>/<run_id>/<unit_id>/<year>.npz`` holds the core-tile rasters, the glacier parts (numbers, ids and
-outline WKB) and a JSON header; ``<year>.done`` (the receipt as JSON) is written after it, so a reader that
+``<staging>/<run_id>/<year>/<unit_id>.npz`` holds the core-tile rasters, the glacier parts (numbers, ids and
+outline WKB) and a JSON header; ``<unit_id>.done`` (the receipt as JSON) is written after it, so a reader that
 finds the marker finds a complete product. Staging again overwrites both. Local folders and ``s3://`` prefixes
 (through fsspec/s3fs) are both accepted.
 """
@@ -34,8 +34,9 @@ def filesystem(url: str) -> tuple[Any, str]:
 
 
 def item_url(staging: str, run_id: str, unit_id: str, year: int) -> str:
-    """Return the staged product's URL without extension."""
-    return f"{staging.rstrip('/')}/{run_id}/{unit_id}/{year}"
+    """Return the staged product's URL without extension (one folder per year: no folder per unit to make and
+    remove, which cost the world's run 120 k directories)."""
+    return f"{staging.rstrip('/')}/{run_id}/{year}/{unit_id}"
 
 
 def write_product(product: UnitProduct, url: str) -> None:

@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
           f"{r['actors']} actors × {r['threads_per_actor']} thread)")
     print(f"whole pipeline {r['pipeline_px_per_s']:>12,.0f} px/s  ({r['pipeline_seconds']:.1f} s from first item "
           f"submitted to last staged, {r['unit_years']} unit-years, cubes stored)")
-    print(f"efficiency     {r['efficiency']:.1%} of model-only throughput")
+    print(f"efficiency     {r['efficiency']:.1%} of model-only throughput: a forward takes "
+          f"{r['warm_forward_seconds']:.2f} s in the run vs {r['model_forward_seconds']:.2f} s alone; actors busy "
+          f"{r['actor_busy_share']:.0%} of the run")
     print("cold run CPU-seconds per tile-year: " + ", ".join(f"{k} {v:.2f}"
                                                              for k, v in r["cold_cpu_seconds_per_tile_year"].items()))
     print(f"model          {r['model_mflop_per_px']:.3f} MFLOP/px; {r['achieved_gflop_per_s']:.1f} GFLOP/s achieved = "

@@ -95,13 +95,14 @@ def status_command(args: argparse.Namespace) -> int:
     from glacierscale.cli.tables import failure_table, ledger_table
     from glacierscale.config import load_run_config
     from glacierscale.errors import ConfigError
-    from glacierscale.pipeline.ledger import latest_ledger, read_ledger, summarize
+    from glacierscale.pipeline.ledger import Ledger, latest_ledger, summarize
 
     cfg = load_run_config(args.config)
     path = latest_ledger(cfg.resolved_state_dir(), cfg.name)
     if path is None:
         raise ConfigError(f"no run ledger for run {cfg.name!r} under {cfg.resolved_state_dir()}: nothing has run yet")
-    summary = summarize(read_ledger(path))
+    book = Ledger(path)
+    summary = summarize(book.frame(), book.planned())
     if args.json:
         print(json.dumps({"ledger": path, **summary}, indent=1, default=str))
         return 0

@@ -41,18 +41,29 @@ def _inventory(path: Path, n: int) -> None:
 
 
 class PeakRss:
-    """Samples this process's resident memory in a background thread; ``peak_mb`` is the maximum seen."""
+    """Samples this process's resident memory in a background thread; ``peak_mb`` is the maximum seen.
+
+    ``parts_mb`` splits the peak sample into anonymous memory (the heaps: Python, Rust, malloc arenas), file
+    pages (mapped libraries) and shared memory (Ray's object store pages the driver touched), where Linux says.
+    """
 
     def __init__(self, every_s: float = 0.1) -> None:
         import psutil
 
         self.proc, self.every_s, self.peak = psutil.Process(), every_s, 0
+        self.parts_mb: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        rss = self.proc.memory_info().rss
+        if rss >= self.peak:
+            self.peak = rss
+            self.parts_mb = _rss_parts()
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
+            self._sample()
             time.sleep(self.every_s)
 
     def __enter__(self) -> PeakRss:
@@ -62,11 +73,25 @@ class PeakRss:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
+        self._sample()
 
     @property
     def peak_mb(self) -> float:
         return self.peak / 2**20
+
+
+def _rss_parts() -> dict[str, float]:
+    """Return RssAnon / RssFile / RssShmem of this process in MB ({} where /proc does not say)."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return {}
+    out = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name in ("RssAnon", "RssFile", "RssShmem"):
+            out[name[3:].lower()] = round(int(value.split()[0]) / 1024, 1)
+    return out
 
 
 def bench_one(units: int, workdir: Path, *, batch_items: int = 256, in_flight: int = 0) -> dict[str, Any]:
@@ -101,9 +126,9 @@ def bench_one(units: int, workdir: Path, *, batch_items: int = 256, in_flight: i
              _system_config=LOCAL_RAY_SYSTEM_CONFIG)
     try:
         with PeakRss() as rss:
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             result = run_pipeline(cfg, progress=False, stages=StandinFactory())
-            seconds = time.perf_counter() - t0
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     finally:
         ray.shutdown()
     items = int(result.summary["items"])
@@ -111,8 +136,16 @@ def bench_one(units: int, workdir: Path, *, batch_items: int = 256, in_flight: i
     return {"units": units, "items": items, "published": published, "seconds": round(seconds, 3),
             "driver_peak_rss_mb": round(rss.peak_mb, 1),
             "driver_stream_peak_rss_mb": round(stream_peak[0], 1) if stream_peak else None,
+            "driver_peak_rss_parts_mb": rss.parts_mb,
             "per_item_ms": round(1000 * seconds / max(1, items), 3),
+            # the driver process's own CPU (loop, ledger, commits) per item: less sensitive to others' load
+            "driver_cpu_ms_per_item": round(1000 * cpu / max(1, items), 3),
+            "stream_seconds": round(result.seconds.get("stream", 0.0), 3),
             "commit_seconds": round(result.seconds.get("commits", 0.0) + result.seconds.get("publish", 0.0), 3),
+            "checkpoint_seconds": round(result.seconds.get("commits", 0.0), 3),  # run-branch commits (background)
+            "publish_seconds": round(result.seconds.get("publish", 0.0), 3),  # main moves: glacier records, once
+            "per_item_ms_before_publish": round(1000 * (seconds - result.seconds.get("publish", 0.0)) / max(1, items),
+                                                3),
             "archive_rows": len(result.areas)}
 
 

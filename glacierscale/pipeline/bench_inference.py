@@ -113,6 +113,9 @@ def bench_inference(workdir: Path, *, threads: int = 1, quick: bool = False) -> 
         ray.shutdown()
     stages = ("select", "cube", "infer", "reduce", "stage")
     cpu = {s: float(np.mean([r.seconds.get(f"{s}_cpu", np.nan) for r in cold_records.values()])) for s in stages}
+    warm_records = read_ledger(warm.ledger)
+    warm_cpu = {s: float(np.mean([r.seconds.get(f"{s}_cpu", np.nan) for r in warm_records.values()])) for s in stages}
+    infer_s = [r.seconds["infer"] for r in warm_records.values() if "infer" in r.seconds]
     pipeline_px_s = warm.seconds["pixels"] / warm.seconds["stream"]
     ckpt = load_checkpoint(cfg.model.checkpoint)
     flops_px = model_flops_per_pixel(ckpt, cfg.infer.patch_size)
@@ -129,6 +132,12 @@ def bench_inference(workdir: Path, *, threads: int = 1, quick: bool = False) -> 
         "model_px_per_s": model_px_s, "pipeline_px_per_s": pipeline_px_s, "efficiency": pipeline_px_s / model_px_s,
         "model_seconds": model_s, "pipeline_seconds": warm.seconds["stream"],
         "cold_cpu_seconds_per_tile_year": cpu, "cold_seconds": cold.seconds["total"],
+        "warm_cpu_seconds_per_tile_year": warm_cpu,
+        # where the warm run loses against the model alone: a forward slowed by the CPU work beside it, and
+        # actors waiting (fill, drain, a cube not ready): efficiency ≈ forward ratio × busy share
+        "warm_forward_seconds": float(np.mean(infer_s)) if infer_s else float("nan"),
+        "model_forward_seconds": model_s * cfg.infer.num_actors / max(1, pixels // tile_px**2),
+        "actor_busy_share": float(np.sum(infer_s)) / (warm.seconds["stream"] * cfg.infer.num_actors),
         "warm_seconds": warm.seconds["total"], "actors": cfg.infer.num_actors,
         "threads_per_actor": cfg.infer.threads_per_actor,
         "model_mflop_per_px": flops_px / 1e6,

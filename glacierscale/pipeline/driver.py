@@ -3,18 +3,24 @@
 Per item: a select task; then (unless the archive already holds the item with the same hashes) a cube task,
 a call on one of the long-lived inference actors and a reduce+stage task, chained by object references so
 rasters move between workers and never through the driver. The driver waits on many references per call,
-commits a batch of staged items on the run branch every ``batch_items`` and writes the ledger with it.
+commits a batch of staged items on the run branch every ``batch_items`` and appends what changed to the ledger.
+
+What the driver holds stays the same size however long the run: the items in flight, the staged batch and the
+commit in progress (``live`` records), counters, and an iterator over the items still to submit. A record is
+dropped once the ledger holds its final state (done, gap, failed, skipped); the stage functions, the writer and
+the retry settings are bound into the remote functions once, so a call ships only the item's own arguments.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from glacierscale.pipeline.failures import CircuitBreaker, describe, is_transient
-from glacierscale.pipeline.ledger import ItemRecord, write_ledger
+from glacierscale.pipeline.ledger import FINAL, ItemRecord, Ledger
 
 if TYPE_CHECKING:
     from glacierscale.archive.staging import RunWriter, StagedItem
@@ -48,10 +54,16 @@ class DriveOptions:
 
 @dataclass
 class Policy:
-    """Which items need work: ``needs_select(key)`` before searching, ``needs_run(key, selection)`` after."""
+    """Which items need work: ``needs_select(key)`` before searching, ``needs_run(key, selection)`` after.
+
+    ``runs_anyway(key)``: the item is mapped whatever its selection (the archive holds nothing for it), so its
+    stages are submitted together, chained by references: one completion per item instead of two, and no
+    driver round trip between the search and the cube.
+    """
 
     needs_select: Callable[[Key], bool]
     needs_run: Callable[[Key, SelectionRecord], bool]
+    runs_anyway: Callable[[Key], bool] = lambda key: False
 
 
 @dataclass
@@ -62,24 +74,28 @@ class _Flight:
 
 
 class StreamingDriver:
-    """Runs items through the stages on Ray; ``records`` (the ledger) is updated in place."""
+    """Runs items through the stages on Ray; appends every change of an item's record to ``ledger``."""
 
-    def __init__(self, stages: StageFunctions, writer: RunWriter, units: dict[str, WorkUnit],
-                 records: dict[Key, ItemRecord], ledger: str, opts: DriveOptions, policy: Policy,
-                 glaciers_of: Callable[[WorkUnit], Any], model_hash: str,
+    def __init__(self, stages: StageFunctions, writer: RunWriter, units: dict[str, WorkUnit], ledger: Ledger,
+                 opts: DriveOptions, policy: Policy, glaciers_of: Callable[[WorkUnit], Any], model_hash: str,
                  on_progress: Callable[[StreamingDriver], None] | None = None) -> None:
         import ray
 
-        self.stages, self.writer, self.units, self.records, self.ledger = stages, writer, units, records, ledger
+        self.stages, self.writer, self.units, self.ledger = stages, writer, units, ledger
         self.opts, self.policy, self.glaciers_of, self.model_hash = opts, policy, glaciers_of, model_hash
         self.on_progress = on_progress
         self.breaker = CircuitBreaker(opts.breaker_window, opts.breaker_failed_share)
         task = {"num_cpus": opts.task_cpus, "resources": opts.task_resources or {}, "max_retries": 2}
-        from glacierscale.pipeline.stages import cube_task, reduce_stage_task, select_task
+        from glacierscale.pipeline.stages import bound, cube_task, reduce_stage_task, select_task
 
-        self._select = ray.remote(select_task).options(**task)
-        self._cube = ray.remote(cube_task).options(**task)
-        self._reduce = ray.remote(reduce_stage_task).options(**task)
+        retry = {"attempts": opts.max_attempts, "backoff_s": opts.backoff_s}
+        self._select = ray.remote(bound(select_task, stages.select, **retry)).options(**task)
+        self._cube = ray.remote(bound(cube_task, stages.cube, **retry)).options(**task)
+        self._reduce = ray.remote(bound(reduce_stage_task, stages.reduce, writer, model_hash=model_hash,
+                                        **retry)).options(**task)
+        self.live: dict[Key, ItemRecord] = {}  # items not yet final in the ledger
+        self._dirty: set[Key] = set()  # changed since the last ledger flush
+        self._retry: deque[Key] = deque()
         worker: Any = ray.remote(stages.worker).options(
             num_cpus=opts.actor_cpus, num_gpus=opts.actor_gpus, resources=opts.actor_resources or {},
             max_restarts=opts.max_restarts, max_task_retries=opts.max_task_retries)
@@ -100,53 +116,65 @@ class StreamingDriver:
         self.commits = 0
 
     # ---- submission -------------------------------------------------------------------------------------
-    def _submit_select(self, key: Key) -> None:
-        rec = self.records[key]
+    def _record(self, key: Key) -> ItemRecord:
+        rec = self.live.get(key)
+        if rec is None:
+            rec = self.live[key] = ItemRecord(key[0], key[1])
+        self._dirty.add(key)
+        return rec
+
+    def _submit(self, key: Key) -> None:
+        """Submit an item: its search alone when the archive holds it (the selection decides), else all stages."""
+        rec = self._record(key)
+        rec.status = "pending"
         rec.attempts += 1
         if self.first_submit is None:
             self.first_submit = time.perf_counter()
-        ref = self._select.remote(self.stages.select, self.units[key[0]], key[1], self.opts.max_attempts,
-                                  self.opts.backoff_s)
-        self.in_flight[ref] = _Flight(key, "select")
+        ref = self._select.remote(self.units[key[0]], key[1])
+        if self.policy.runs_anyway(key):
+            self._submit_run(key, ref)
+        else:
+            self.in_flight[ref] = _Flight(key, "select")
 
-    def _submit_run(self, key: Key, sel: SelectionRecord) -> None:
-        import ray
-
+    def _submit_run(self, key: Key, sel: SelectionRecord | Any) -> None:
+        """Submit cube → inference → reduce+stage after ``sel`` (a selection, or the reference to one)."""
+        from glacierscale.catalog.tasks import SelectionRecord
         from glacierscale.infer.actors import TileResult
 
         unit = self.units[key[0]]
-        glaciers = ray.put(self.glaciers_of(unit))
-        if sel.is_gap:  # nothing to cube or map: stage the gap straight away
+        glaciers = self.glaciers_of(unit)  # a few KB: inlined in the task, no object-store round trip
+        if isinstance(sel, SelectionRecord) and sel.is_gap:  # nothing to cube or map: stage the gap at once
             tile: Any = TileResult(unit.unit_id, key[1], None, None, 0.0, {}, 0.0, False, sel.gap_reason)
             actor = -1
         else:
-            cube = self._cube.remote(self.stages.cube, unit, sel, self.opts.max_attempts, self.opts.backoff_s)
+            cube = self._cube.remote(unit, sel)
             actor = min(range(len(self.actors)), key=self._actor_load.__getitem__)
             self._actor_load[actor] += 1
             tile = self.actors[actor].predict_cube.remote(cube)
-        ref = self._reduce.remote(self.stages.reduce, self.writer, unit, tile, glaciers, sel, self.model_hash,
-                                  self.opts.max_attempts, self.opts.backoff_s)
+        ref = self._reduce.remote(unit, tile, glaciers, sel)
         self.in_flight[ref] = _Flight(key, "run", (sel, actor))
 
     # ---- completion -------------------------------------------------------------------------------------
     def _finish(self, key: Key, status: str, *, error: BaseException | None = None) -> None:
-        rec = self.records[key]
+        rec = self._record(key)
         rec.status = status
         if error is not None:
             rec.error, rec.file = describe(error)
         self.counts[status if status in self.counts else "done"] += 1
+        if len(self._dirty) >= 2 * self.opts.batch_items + self.opts.max_in_flight:
+            self._flush()  # skipped and failed items need no commit: keep the live records few
         if status != "skipped":
             self.breaker.record(status == "failed", rec.error)
 
-    def _failed(self, key: Key, err: BaseException, queue: list[Key]) -> None:
-        rec = self.records[key]
+    def _failed(self, key: Key, err: BaseException) -> None:
+        rec = self._record(key)
         if is_transient(err) and rec.attempts < self.opts.max_attempts:
             rec.error = describe(err)[0]
-            queue.append(key)  # retried from the start; the persisted selection is reused
+            self._retry.append(key)  # retried from the start; the persisted selection is reused
             return
         self._finish(key, "failed", error=err)
 
-    def _completed(self, ref: Any, flight: _Flight, queue: list[Key]) -> None:
+    def _completed(self, ref: Any, flight: _Flight) -> None:
         import ray
 
         key = flight.key
@@ -155,9 +183,9 @@ class StreamingDriver:
         try:
             value = ray.get(ref)
         except Exception as err:
-            self._failed(key, err, queue)
+            self._failed(key, err)
             return
-        rec = self.records[key]
+        rec = self._record(key)
         if flight.phase == "select":
             sel: SelectionRecord = value
             rec.input_hash = sel.input_hash
@@ -193,7 +221,17 @@ class StreamingDriver:
             self._commit = (self._committer.submit(self._commit_batch, batch), batch)
         if wait:
             self._land_commit()
-            write_ledger(self.ledger, self.records)
+            self._flush()
+
+    def _flush(self) -> None:
+        """Append the records changed since the last flush to the ledger; forget the final ones."""
+        if not self._dirty:
+            return
+        self.ledger.append(self.live[k] for k in sorted(self._dirty))
+        for k in self._dirty:
+            if self.live[k].status in FINAL:
+                del self.live[k]
+        self._dirty.clear()
 
     def _commit_batch(self, batch: list[StagedItem]) -> tuple[str, float]:
         t0 = time.perf_counter()
@@ -209,42 +247,49 @@ class StreamingDriver:
         self.commit_seconds += seconds
         self.commits += 1
         for item in batch:
-            rec = self.records[(item.unit_id, item.year)]
+            rec = self._record((item.unit_id, item.year))
             rec.status, rec.snapshot = item.status, snapshot
             self.counts[item.status] += 1
-        write_ledger(self.ledger, self.records)
+        self._flush()
 
     # ---- the loop ---------------------------------------------------------------------------------------
-    def drive(self, keys: list[Key]) -> None:
+    def _next(self, keys: Iterator[Key]) -> Key | None:
+        """Return the next item to submit: a retry first, then the next of ``keys``; None when none is left."""
+        if self._retry:
+            return self._retry.popleft()
+        return next(keys, None)
+
+    def drive(self, keys: Iterable[Key]) -> None:
         """Run ``keys`` to completion (or until the circuit breaker stops the run); resumable at any point."""
         import ray
 
-        queue = list(reversed(keys))  # pop() from the end keeps the given order
+        todo = iter(keys)
+        nxt = self._next(todo)  # one item of look-ahead: the loop ends when none is left and none is in flight
         active = 0
-        if keys:  # actors load torch and the checkpoint first: a bad checkpoint fails before any item runs
+        if nxt is not None:  # actors load torch and the checkpoint first: a bad checkpoint fails early
             ray.get([a.ping.remote() for a in self.actors])
         try:
-            while queue or self.in_flight:
-                while queue and active < self.opts.max_in_flight:
-                    key = queue.pop()
-                    rec = self.records[key]
+            while nxt is not None or self.in_flight:
+                while nxt is not None and active < self.opts.max_in_flight:
+                    key, nxt = nxt, self._next(todo)
                     if not self.policy.needs_select(key):
                         self._finish(key, "skipped")
                         continue
-                    rec.status = "pending"
-                    self._submit_select(key)
+                    self._submit(key)
                     active += 1
                 if not self.in_flight:
                     continue
                 refs = list(self.in_flight)
-                # return as soon as one is ready, then take every other ready one in the same sweep
-                ready, rest = ray.wait(refs, num_returns=1, timeout=self.opts.wait_s)
-                if ready and rest:
-                    ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
+                # take every ready reference in one call; block for the first one only when none is ready
+                ready = ray.wait(refs, num_returns=len(refs), timeout=0)[0]
+                if not ready:
+                    ready = ray.wait(refs, num_returns=1, timeout=self.opts.wait_s)[0]
                 for ref in ready:
                     flight = self.in_flight.pop(ref)
-                    self._completed(ref, flight, queue)
-                active = len({f.key for f in self.in_flight.values()})
+                    self._completed(ref, flight)
+                active = len(self.in_flight)  # one reference per item in flight
+                if nxt is None:
+                    nxt = self._next(todo)  # a retry queued by a completion
                 if self.on_progress:
                     self.on_progress(self)
             self.checkpoint(wait=True)

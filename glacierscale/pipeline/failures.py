@@ -38,17 +38,59 @@ def cause_of(err: BaseException) -> BaseException:
     return err
 
 
+RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+RETRY_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
+                         "InternalError", "ServiceUnavailable", "TooManyRequestsException"})
+
+
+def _status_of(err: BaseException) -> int | str | None:
+    """Return the HTTP status or service error code an exception carries, by attribute (None when it has none).
+
+    Covers requests / pystac-client (``status_code``, ``response.status_code``), aiohttp (``status``), urllib
+    (``code``) and botocore (``response["Error"]["Code"]`` and ``ResponseMetadata.HTTPStatusCode``).
+    """
+    response = getattr(err, "response", None)
+    if isinstance(response, dict):  # botocore ClientError
+        code = (response.get("Error") or {}).get("Code")
+        if code:
+            return str(code)
+        return (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    for owner, name in ((err, "status_code"), (response, "status_code"), (err, "status"), (err, "code")):
+        value = getattr(owner, name, None) if owner is not None else None
+        if isinstance(value, int) and 100 <= value < 600:
+            return value
+    return None
+
+
+def _chain(err: BaseException) -> list[BaseException]:
+    """Return ``err`` and the exceptions it was raised from (a library's error wrapping a socket timeout)."""
+    out: list[BaseException] = []
+    cur: BaseException | None = err
+    while cur is not None and cur not in out and len(out) < 8:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
 def is_transient(err: BaseException) -> bool:
-    """Return True for errors that may pass on retry."""
+    """Return True for errors that may pass on retry.
+
+    By type first: timeouts, refused or reset connections, Ray's lost workers, actors and objects, and HTTP
+    408/425/429/5xx or throttling codes carried as attributes, anywhere in the exception's chain. The message is
+    read only as a fallback, for libraries that give text alone (GDAL's curl errors: "HTTP response code: 503").
+    """
     import ray.exceptions
 
-    err = cause_of(err)
-    if isinstance(err, TransientError | TimeoutError | ConnectionError):
-        return True
-    if isinstance(err, ray.exceptions.RayActorError | ray.exceptions.WorkerCrashedError
-                  | ray.exceptions.ObjectLostError | ray.exceptions.NodeDiedError):
-        return True
-    return bool(TRANSIENT.search(str(err)))
+    lost = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.ObjectLostError,
+            ray.exceptions.NodeDiedError)
+    chain = _chain(cause_of(err))
+    for e in chain:
+        if isinstance(e, (TransientError, TimeoutError, ConnectionError, *lost)):
+            return True
+        status = _status_of(e)
+        if status is not None:
+            return status in RETRY_STATUS or status in RETRY_CODES
+    return any(TRANSIENT.search(str(e)) for e in chain)
 
 
 def describe(err: BaseException) -> tuple[str, str]:

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,7 @@ import pandas as pd
 from glacierscale.config import RunConfig
 from glacierscale.pipeline.context import catalog_endpoint, check_checkpoint, plan_run, ray_session, with_checkpoint_grid
 from glacierscale.pipeline.driver import DriveOptions, Key, Policy, StreamingDriver
-from glacierscale.pipeline.ledger import ItemRecord, ledger_path, read_ledger, stage_seconds, summarize, write_ledger
+from glacierscale.pipeline.ledger import Ledger, ledger_path, stage_seconds, summarize
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -82,7 +82,10 @@ def _policy(held: dict[Key, TileRecord], model_hash: str, *, update: bool, repro
             return not same_input  # a gap is filled when new scenes appear
         return (reprocess_changed and not same_input) or (reprocess_model and not same_model)
 
-    return Policy(needs_select, needs_run)
+    def runs_anyway(key: Key) -> bool:
+        return key not in held
+
+    return Policy(needs_select, needs_run, runs_anyway)
 
 
 def _drive_options(cfg: RunConfig) -> DriveOptions:
@@ -133,16 +136,18 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
         with contextlib.suppress(ArchiveNotFoundError):  # unreachable is an error, never "start from scratch"
             read_tiles(cfg.archive)
     by_id = {u.unit_id: u for u in units}
-    keys: list[Key] = [(u.unit_id, y) for y in years for u in units]
-    previous = read_ledger(ledger)
-    records = {k: ItemRecord(k[0], k[1]) for k in keys}
-    kept_failed = [k for k in keys if k in previous and previous[k].status == "failed" and not retry_failed]
-    for k in kept_failed:
-        records[k] = previous[k]
-    todo = [k for k in keys if k not in set(kept_failed)]
+    book = Ledger(ledger)
+    kept_failed = set() if retry_failed else book.keys("failed")
+    book.plan({y: len(units) for y in years})
+    n_todo = len(units) * len(years) - sum(1 for k in kept_failed if k[0] in by_id and k[1] in years)
+
+    def todo() -> Iterator[Key]:  # lazily: the world's 1.1 M keys are never a list in the driver
+        return ((u.unit_id, y) for y in years for u in units if (u.unit_id, y) not in kept_failed)
+
     glaciers = inventory.set_index(inventory["glacier_id"].astype(str), drop=False)
+    row_of = {g: i for i, g in enumerate(glaciers.index)}
     with ray_session(cfg), catalog_endpoint(cfg.catalog.url) as url:
-        tiles_per_actor = -(-len(todo) // cfg.infer.num_actors)
+        tiles_per_actor = -(-n_todo // cfg.infer.num_actors)
         funcs, model_hash = (stages or _default_factory)(cfg, url, provider, checkpoint, run_id, tiles_per_actor)
         plan = RunPlan(run_id, units, years, glacier_attributes(inventory), cfg.model_dump(mode="json"), model_hash,
                        _code_version())
@@ -150,40 +155,40 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
         held = writer.held()
         policy = _policy(held, model_hash, update=update, reprocess_changed=reprocess_changed,
                          reprocess_model=reprocess_model)
-        found_done = sum(1 for k in todo if k in held and held[k].model_hash == model_hash)
+        found_done = sum(1 for k, h in held.items() if h.model_hash == model_hash and k not in kept_failed
+                         and k[1] in years)
 
-        def unit_glaciers(unit: Any) -> Any:
-            return glaciers.loc[glaciers.index.intersection(list(unit.glacier_ids))]
+        def unit_glaciers(unit: Any) -> Any:  # positions, not an index intersection over the whole inventory
+            return glaciers.iloc[[row_of[g] for g in unit.glacier_ids if g in row_of]]
 
-        driver = StreamingDriver(funcs, writer, by_id, records, ledger, _drive_options(cfg), policy, unit_glaciers,
-                                 model_hash)
+        driver = StreamingDriver(funcs, writer, by_id, book, _drive_options(cfg), policy, unit_glaciers, model_hash)
         from glacierscale.pipeline.progress import RunProgress
 
         try:
-            with RunProgress(len(keys), console=console, enabled=progress, already_failed=len(kept_failed)) as bar:
+            with RunProgress(n_todo + len(kept_failed), console=console, enabled=progress,
+                             already_failed=len(kept_failed)) as bar:
                 driver.on_progress = bar.update
-                driver.drive(todo)
+                driver.drive(todo())
                 bar.update(driver)
         finally:
             driver.shutdown()
-        summary = summarize(records)
+        frame = book.frame()
+        summary = summarize(frame, book.planned())
         t_pub = time.perf_counter()
-        snapshot = writer.publish({"ledger": summary, "stage_seconds": stage_seconds(records),
+        snapshot = writer.publish({"ledger": summary, "stage_seconds": stage_seconds(frame),
                                    "seconds": time.perf_counter() - t_start, "run_id": run_id})
         publish_s = time.perf_counter() - t_pub
-    for rec in records.values():
-        if rec.status in ("done", "gap", "skipped"):
-            rec.status, rec.snapshot = "published", snapshot or rec.snapshot
-    write_ledger(ledger, records)
+    book.mark_published(snapshot)
     if not cfg.stream.keep_selections:
         _forget_selections(state, run_id)
     if snapshot is not None:
         writer.discard_staging()  # everything staged is on main now
-    summary = summarize(records)
+    frame = book.frame()
+    summary = summarize(frame, book.planned())
     stream = (driver.last_staged - driver.first_submit) if driver.first_submit and driver.last_staged else 0.0
     seconds = {"total": time.perf_counter() - t_start, "commits": driver.commit_seconds, "publish": publish_s,
                "stream": stream, "pixels": float(driver.pixels),
-               **{f"{k}_per_item": v for k, v in stage_seconds(records).items()}}
+               **{f"{k}_per_item": v for k, v in stage_seconds(frame).items()}}
     return RunResult(_archive_rows(cfg.archive, glaciers.index, years), snapshot, [u.unit_id for u in units], run_id,
                      seconds, summary, found_done, repairs=list(inventory.attrs.get("repairs", [])), ledger=ledger)
 

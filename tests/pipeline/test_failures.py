@@ -53,3 +53,30 @@ def test_circuit_breaker_stops_when_most_recent_items_fail() -> None:
         b.record(failed)  # 3 of 5 at most: goes on
     with pytest.raises(RunStoppedError, match="4 of the last 5 items failed"):
         b.record(True, "connection refused")
+
+
+def test_transient_by_type_and_status_not_by_wording() -> None:
+    """HTTP status and service codes carried as attributes decide, whatever the message says."""
+    import requests
+    from pystac_client.exceptions import APIError
+
+    def api_error(status: int, text: str) -> APIError:
+        err = APIError(text)
+        err.status_code = status
+        return err
+
+    response = requests.Response()
+    response.status_code = 503
+    assert is_transient(requests.HTTPError("upstream said no", response=response))
+    assert is_transient(api_error(429, "please wait"))
+    assert not is_transient(api_error(404, "collection not found (not a timeout)"))  # the status wins
+    throttled = type("ClientError", (Exception,), {})("An error occurred")
+    throttled.response = {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}  # type: ignore[attr-defined]
+    assert is_transient(throttled)
+    try:  # a library error raised from a socket timeout
+        try:
+            raise TimeoutError("read")
+        except TimeoutError as inner:
+            raise CubeError("reading /x/B03.tif failed") from inner
+    except CubeError as wrapped:
+        assert is_transient(wrapped)

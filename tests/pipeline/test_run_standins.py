@@ -87,3 +87,25 @@ def _units(cfg: object) -> list[str]:
     from glacierscale.pipeline.context import plan_run
 
     return [u.unit_id for u in plan_run(cfg)[1]]  # type: ignore[arg-type]
+
+
+def test_the_driver_keeps_records_only_for_unfinished_items(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """40 items, K = 4, batches of 4: the driver never holds more than K + two batches of records, and the ledger
+    (appended per flush, merged by level) holds every item published."""
+    from glacierscale.pipeline.ledger import Ledger
+    from glacierscale.pipeline.progress import RunProgress
+
+    cfg = standin_config(tmp_path, 40, years=(2021,))
+    most: list[int] = [0]
+    update = RunProgress.update
+
+    def spy(self: RunProgress, driver: object) -> None:
+        most[0] = max(most[0], len(driver.live))  # type: ignore[attr-defined]
+        update(self, driver)
+
+    monkeypatch.setattr(RunProgress, "update", spy)
+    result = run_pipeline(cfg, progress=False, stages=StandinFactory())
+    assert result.exit_code == 0 and result.summary["counts"] == {"published": 40}
+    assert 0 < most[0] <= 4 + 2 * 4
+    book = Ledger(result.ledger)
+    assert len(book.frame()) == 40 and len(book._parts()) < 16  # 20+ flushes, merged into a few parts
