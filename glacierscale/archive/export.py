@@ -100,9 +100,11 @@ def write_outlines(archive: ChangeArchive, path: str | Path, *, years: tuple[int
 
 
 def write_fronts(archive: ChangeArchive, path: str | Path) -> int:
-    """Write calving-front lines; the archive holds none until the reducers make them."""
+    """Write calving-front lines; the archive holds none until runs map water (see ``reduce.fronts``)."""
     if "fronts" not in archive.root:
-        raise ArchiveError(f"no calving fronts in this archive ({archive.location}); the reducers do not map them yet")
+        raise ArchiveError(f"no calving fronts in this archive ({archive.location}): a front is the ice/water line, "
+                           "and the model maps no water class yet (glacierscale.reduce.fronts extracts fronts from "
+                           "ice and water masks; docs/products.md)")
     raise ArchiveError(f"archive {archive.location} has a 'fronts' group this glacierscale cannot read")
 
 
