@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from glacierscale import __version__
 from glacierscale.cli import bench, catalog, demo, doctor, evaluate, export, plan, query, run, simulate, train
 from glacierscale.errors import GlacierscaleError
+from glacierscale.redact import redact
 
 COMMANDS = (demo, simulate, plan, run, train, evaluate, query, export, catalog, bench, doctor)
 
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except GlacierscaleError as err:
-        print(f"glacierscale {args.command}: error: {err}", file=sys.stderr)
+        print(f"glacierscale {args.command}: error: {redact(str(err))}", file=sys.stderr)  # no signed URL on screen
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished items are kept; run the same command again to resume", file=sys.stderr)
