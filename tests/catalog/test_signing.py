@@ -116,3 +116,12 @@ def test_a_run_signs_at_read_time_and_records_no_signature(scene_set: SceneSet, 
     for text in (printed.out, printed.err, status, *ledger, record):
         assert not any(sig in text for sig in issued)
     assert not any(sig.encode() in written for sig in issued)
+
+
+def test_a_bad_input_naming_a_signed_url_is_printed_redacted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from glacierscale.cli import main
+
+    item = tmp_path / "item.json?st=2026-12-05&sp=rl&sig=TOPSECRET"
+    assert main(["catalog", "inspect", str(item)]) == 2
+    err = capsys.readouterr().err
+    assert "TOPSECRET" not in err and "sig=REDACTED" in err and "item.json" in err
