@@ -198,7 +198,8 @@ class StreamingDriver:
         staged: StagedItem = value.staged
         self.last_staged = time.perf_counter()
         rec.status, rec.location, rec.error, rec.file = "staged", staged.location, "", ""
-        rec.model_hash, rec.nodata_share, rec.seconds = staged.model_hash, staged.nodata_share, value.seconds
+        rec.input_hash, rec.model_hash = staged.input_hash, staged.model_hash
+        rec.nodata_share, rec.seconds = staged.nodata_share, value.seconds
         if staged.status == "done":
             unit = self.units[key[0]]
             self.pixels += unit.size_px**2

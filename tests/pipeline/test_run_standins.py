@@ -108,4 +108,6 @@ def test_the_driver_keeps_records_only_for_unfinished_items(tmp_path: Path, monk
     assert result.exit_code == 0 and result.summary["counts"] == {"published": 40}
     assert 0 < most[0] <= 4 + 2 * 4
     book = Ledger(result.ledger)
-    assert len(book.frame()) == 40 and len(book._parts()) < 16  # 20+ flushes, merged into a few parts
+    frame = book.frame()
+    assert len(frame) == 40 and len(book._parts()) < 16  # 20+ flushes, merged into a few parts
+    assert frame["input_hash"].str.len().eq(64).all()  # chained items record their input hash too (resume, bench)
