@@ -17,20 +17,21 @@ if TYPE_CHECKING:
     from glacierscale.archive.query import BBox, ChangeArchive
 
 OUTLINE_FORMATS = {".parquet": "parquet", ".geoparquet": "parquet", ".gpkg": "GPKG"}
+SLIVER_PX = 20  # holes between parts smaller than this (pixels) are seam slivers, filled at export
 WINDOW_TILES = 32  # COG windows: blocks of 32 × 32 grid tiles (32,768 px square at 1024-px tiles)
 
 
 def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bbox: BBox | None = None) -> gpd.GeoDataFrame:
     """Return one polygon per glacier × year in EPSG:4326 with RGI 7 field names (rgi_id, glims_id, src_date, ...).
 
-    A glacier's polygon is the union of its mapped parts over every tile (reprojected from the tile's CRS): the
+    A glacier's polygon is the union of its mapped parts over every tile, stitched in the CRS most of its parts
+    are in (slivers along tile and zone seams filled) and reprojected to EPSG:4326: the
     ice of observed pixels, whose area is ``observed_area_km2``; ``area_km2`` adds ``filled_km2``, the estimate
     for what clouds hid, which has no outline. ``src_date`` is the archive year (``YYYY``): the archive keeps a
     season per year, not scene dates.
     """
     import geopandas as gpd
     import shapely
-    from pyproj import Transformer
 
     from glacierscale.archive.glaciers import live_parts
 
@@ -46,19 +47,59 @@ def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bb
     parts = live_parts(root, set(rows["glacier_id"]))
     parts = parts[(parts["gap"] == 0)].merge(rows[["glacier_id", "year"]], on=["glacier_id", "year"])
     epsg = np.asarray(root["tiles"]["epsg"][...])[parts["tile"].to_numpy()]
-    geoms = shapely.from_wkb(part_wkb(root["parts"], parts["part"].to_numpy()))
-    lonlat = np.empty(len(geoms), dtype=object)
-    for code in np.unique(epsg):
-        sel = epsg == code
-        tf = Transformer.from_crs(f"EPSG:{int(code)}", "EPSG:4326", always_xy=True)
-        lonlat[sel] = shapely.transform(geoms[sel], lambda xy, tf=tf: np.column_stack(tf.transform(xy[:, 0], xy[:, 1])))
-    parts = parts.assign(geometry=lonlat)
-    merged = (parts.groupby(["glacier_id", "year"])["geometry"]
-              .agg(lambda g: shapely.union_all(shapely.make_valid(np.asarray(g.tolist(), dtype=object))))
-              .reset_index())
+    res = np.asarray(root["tiles"]["resolution"][...])[parts["tile"].to_numpy()]
+    parts = parts.assign(epsg=epsg, geometry=shapely.from_wkb(part_wkb(root["parts"], parts["part"].to_numpy())))
+    # each glacier-year is stitched in the CRS most of its parts are in (parts of other zones reprojected there),
+    # with the slivers along tile and zone seams filled, then taken to EPSG:4326
+    main = parts.groupby(["glacier_id", "year"])["epsg"].agg(lambda e: int(e.mode().iloc[0])).rename("main")
+    parts = parts.join(main, on=["glacier_id", "year"])
+    geoms = parts["geometry"].to_numpy(dtype=object)
+    for (src, dst), idx in parts.groupby(["epsg", "main"]).indices.items():
+        if src != dst:
+            geoms[idx] = _reproject(geoms[idx], int(src), int(dst))
+    parts = parts.assign(geometry=geoms, res=res)
+    merged = (parts.groupby(["glacier_id", "year", "main"])
+              .apply(lambda g: _stitch(g["geometry"].to_numpy(dtype=object), float(g["res"].min())),
+                     include_groups=False)
+              .rename("geometry").reset_index())
+    lonlat = merged["geometry"].to_numpy(dtype=object)
+    for dst, idx in merged.groupby("main").indices.items():
+        lonlat[idx] = _reproject(lonlat[idx], int(dst), 4326)
+    merged = merged.assign(geometry=lonlat).drop(columns="main")
     out = rows.merge(merged, on=["glacier_id", "year"], how="inner")
     out["src_date"] = out["year"].astype(str)
     return gpd.GeoDataFrame(out[columns], geometry="geometry", crs="EPSG:4326")
+
+
+def _reproject(geoms: np.ndarray, src: int, dst: int) -> np.ndarray:
+    import shapely
+    from pyproj import Transformer
+
+    tf = Transformer.from_crs(f"EPSG:{src}", f"EPSG:{dst}", always_xy=True)
+    return np.asarray(shapely.transform(geoms, lambda xy: np.column_stack(tf.transform(xy[:, 0], xy[:, 1]))))
+
+
+def _stitch(geoms: np.ndarray, resolution: float) -> Any:
+    """Return the union of one glacier-year's parts (metric CRS) with the slivers along tile and zone seams filled.
+
+    Neighbouring tiles of two zones have grids rotated against each other, so their staircase edges leave small
+    triangles between them. A hole of the union that no part has as its own hole, and smaller than
+    ``SLIVER_PX`` pixels, is such a sliver; mapped holes (nunataks) are holes of the part they lie in.
+    """
+    import shapely
+
+    valid = shapely.make_valid(geoms)
+    union = shapely.union_all(valid)
+    own = shapely.union_all([shapely.Polygon(r) for g in valid for p in getattr(g, "geoms", [g])
+                             if isinstance(p, shapely.Polygon) for r in p.interiors] or [shapely.Polygon()])
+
+    def real(ring: Any) -> bool:
+        hole = shapely.Polygon(ring)
+        return hole.area >= SLIVER_PX * resolution**2 or hole.intersection(own).area >= hole.area / 2
+
+    polys = [shapely.Polygon(p.exterior, [r for r in p.interiors if real(r)])
+             for p in getattr(union, "geoms", [union]) if isinstance(p, shapely.Polygon)]
+    return shapely.union_all(polys) if polys else union
 
 
 def part_wkb(parts: Any, index: np.ndarray) -> list[bytes]:

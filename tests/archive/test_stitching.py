@@ -1,0 +1,86 @@
+"""A glacier over several tiles and two UTM zones: one polygon per year, areas as on the ellipsoid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Geod, Transformer
+
+from glacierscale.archive.export import outlines
+from glacierscale.archive.query import open_archive
+from glacierscale.archive.run import open_run
+from glacierscale.archive.staging import RunPlan
+from glacierscale.infer.actors import TileResult
+from glacierscale.inventory.units import plan_units
+from glacierscale.reduce.areas import unit_transform
+from glacierscale.reduce.tasks import reduce_item
+
+GEOD = Geod(ellps="WGS84")
+
+
+def _glacier(year: int) -> shapely.Geometry:
+    """An oval glacier centred on 12°E (the UTM 32/33 line) at 47°N, 3 × 4 km, losing 100 m of rim a year,
+    with a nunatak of 230 m radius 750 m west of the zone line."""
+    oval = shapely.affinity.scale(shapely.Point(12.0, 47.0).buffer(0.02, 64), 1.0, 0.9)
+    nunatak = shapely.affinity.scale(shapely.Point(11.99, 47.0).buffer(0.003, 32), 1.0, 0.68)
+    return oval.buffer(-0.0013 * (year - 2021), 64).difference(nunatak)  # ≈ 100 m a year in latitude
+
+
+def _classes(unit, geom: shapely.Geometry) -> np.ndarray:
+    from rasterio import features
+
+    tf = Transformer.from_crs("EPSG:4326", f"EPSG:{unit.epsg}", always_xy=True)
+    local = shapely.transform(shapely.segmentize(geom, 0.0005), lambda xy: np.column_stack(tf.transform(*xy.T)))
+    return features.rasterize([(local, 1)], out_shape=(unit.size_px, unit.size_px), transform=unit_transform(unit),
+                              dtype="uint8")
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list]:
+    tmp: Path = tmp_path_factory.mktemp("stitch")
+    inventory = gpd.GeoDataFrame({"glacier_id": ["X1"]}, geometry=[_glacier(2021)], crs=4326)
+    units = plan_units(inventory, 20.0, 128, 0.0, overlap_px=0)
+    glaciers = pd.DataFrame({"glacier_id": ["X1"], "rgi_id": [""], "glims_id": [""], "lon": [12.0], "lat": [47.0],
+                             "region": ["11"], "terminus_type": ["land"]})
+    writer = open_run(str(tmp / "archive"), "s1", RunPlan("s1", units, [2021, 2022], glaciers),
+                      staging=str(tmp / "staging"))
+    items = []
+    for year in (2021, 2022):
+        for unit in units:
+            classes = _classes(unit, _glacier(year))
+            tile = TileResult(unit.unit_id, year, classes, np.where(classes == 1, 97, 2).astype(np.uint8), 0.0)
+            items.append(writer.stage(reduce_item(unit, tile, inventory, input_hash=f"{unit.unit_id}{year}",
+                                                  model_hash="m", scenes={}, max_distance_m=100.0,
+                                                  min_object_km2=0.01)))
+    writer.checkpoint(items)
+    writer.publish({})
+    return str(tmp / "archive"), units
+
+
+def test_the_glacier_spans_several_tiles_of_two_zones(archive) -> None:
+    _, units = archive
+    assert {u.epsg for u in units} == {32632, 32633} and len(units) >= 4
+
+
+def test_its_area_is_the_ellipsoidal_area_within_half_a_percent(archive) -> None:
+    table = open_archive(archive[0]).table().set_index("year")
+    for year in (2021, 2022):
+        truth = abs(GEOD.geometry_area_perimeter(_glacier(year))[0]) / 1e6
+        assert table.loc[year, "area_km2"] == pytest.approx(truth, rel=0.005), year
+    assert table.loc[2022, "area_km2"] < table.loc[2021, "area_km2"]
+
+
+def test_one_polygon_per_year_whose_ellipsoidal_area_matches_the_table(archive) -> None:
+    a = open_archive(archive[0])
+    gdf = outlines(a)
+    assert len(gdf) == 2 and sorted(gdf["year"]) == [2021, 2022]
+    for row in gdf.itertuples():
+        assert row.geometry.geom_type == "Polygon", (row.year, row.geometry.geom_type)
+        assert len(row.geometry.interiors) == 1  # the nunatak; no slivers left along the tile and zone seams
+        area = abs(GEOD.geometry_area_perimeter(row.geometry)[0]) / 1e6
+        assert area == pytest.approx(row.observed_area_km2, rel=0.01)
