@@ -20,9 +20,11 @@ ItemStatus = Literal["done", "gap"]
 class GlacierPart:
     """One glacier's share of one unit-year (km²; pixels inside the unit's core tile and CRS zone).
 
-    ``outline_km2`` is the glacier's attribution zone in the tile (its outline grown by the attribution buffer),
-    ``observed_km2`` the part of it with a usable view; their sums over a glacier's tiles give its observed
-    fraction. ``area_km2`` counts clean + debris-covered ice of observed pixels only.
+    ``outline_km2`` is the glacier's inventory outline in the tile, ``observed_km2`` the part of it with a usable
+    view; their sums over a glacier's tiles give its observed fraction. ``area_km2`` counts clean +
+    debris-covered ice of observed pixels attributed to the glacier (its outline grown by the attribution
+    buffer); the estimate for unobserved pixels is made at publish from every year of the tile
+    (``reduce.temporal``).
     """
 
     glacier_id: str
