@@ -35,8 +35,13 @@ class UnitSceneStats:
         return self.coverage * (1 - self.cloud)
 
 
-def mask_over_unit(href: str, epsg: int, bounds: tuple[float, float, float, float], shape: tuple[int, int]) -> np.ndarray:
-    """Return the mask layer resampled (nearest) onto a coarse version of the unit grid; 0 where no data."""
+def mask_over_unit(href: str, epsg: int, bounds: tuple[float, float, float, float], shape: tuple[int, int],
+                   gdal: dict[str, str] | None = None) -> np.ndarray:
+    """Return the mask layer resampled (nearest) onto a coarse version of the unit grid; 0 where no data.
+
+    ``gdal`` holds the provider's read options (timeouts); sidecar files are never looked for (one request less
+    per remote scene, ×10 on a server that answers 404 slowly).
+    """
     import rasterio
     from affine import Affine
     from rasterio.crs import CRS
@@ -46,8 +51,9 @@ def mask_over_unit(href: str, epsg: int, bounds: tuple[float, float, float, floa
     minx, miny, maxx, maxy = bounds
     h, w = shape
     transform = Affine((maxx - minx) / w, 0, minx, 0, -(maxy - miny) / h, maxy)
-    with rasterio.open(href) as src, WarpedVRT(src, crs=CRS.from_epsg(epsg), transform=transform, width=w, height=h,
-                                                 resampling=Resampling.nearest, nodata=0) as vrt:
+    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", **(gdal or {})), rasterio.open(href) as src, \
+            WarpedVRT(src, crs=CRS.from_epsg(epsg), transform=transform, width=w, height=h,
+                      resampling=Resampling.nearest, nodata=0) as vrt:
         return vrt.read(1)
 
 
@@ -74,15 +80,29 @@ def describe(stats: UnitSceneStats) -> str:
 
 def scene_stats(item: Any, mask_asset: str, clear_classes: list[int], epsg: int,
                 bounds: tuple[float, float, float, float], shape: tuple[int, int],
-                signer: SasSigner | None = None) -> UnitSceneStats:
-    """Return the unit statistics of one item (an unreadable mask counts as no coverage); with ``signer`` the
-    mask href is signed right before the read."""
+                signer: SasSigner | None = None, gdal: dict[str, str] | None = None,
+                timeout_s: float = 60.0) -> UnitSceneStats:
+    """Return the unit statistics of one item; with ``signer`` the mask href is signed right before the read.
+
+    An unreadable mask counts as no coverage, but a mask that cannot be fetched (a stalled or failing server) is
+    a CatalogError saying so, transient: the selection is retried instead of recording a gap that is not one.
+    """
     import rasterio
 
-    try:
-        href = item.assets[mask_asset].href
-        mask = mask_over_unit(signer.sign_href(href, item.collection_id or "") if signer else href,
-                              epsg, bounds, shape)
-    except (rasterio.errors.RasterioIOError, KeyError):
+    from glacierscale.catalog.access import unreachable
+    from glacierscale.errors import CatalogError
+    from glacierscale.redact import redact
+
+    if mask_asset not in item.assets:
         return UnitSceneStats(0.0, 1.0, 0.0)
-    return unit_stats(mask, clear_classes)
+    href = item.assets[mask_asset].href
+    signed = signer.sign_href(href, item.collection_id or "") if signer else href
+    try:
+        mask = mask_over_unit(signed, epsg, bounds, shape, gdal)
+    except rasterio.errors.RasterioIOError:
+        why = unreachable(signed, timeout_s)
+        if why is None:
+            return UnitSceneStats(0.0, 1.0, 0.0)
+    else:
+        return unit_stats(mask, clear_classes)
+    raise CatalogError(redact(f"cannot read the {mask_asset} mask of scene {item.id} ({href}): {why}"))

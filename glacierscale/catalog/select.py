@@ -48,13 +48,14 @@ class UnitGrid:
 def rank_optical(items: list[Any], collection: str, max_cloud: float, max_scenes: int, *,
                  mask_asset: str | None = None, clear_classes: list[int] | None = None,
                  grid: UnitGrid | None = None, window_end: datetime | None = None,
-                 min_clear: float = 0.05, signer: SasSigner | None = None) -> SceneSelection:
+                 min_clear: float = 0.05, signer: SasSigner | None = None, gdal: dict[str, str] | None = None,
+                 timeout_s: float = 60.0) -> SceneSelection:
     """Keep the best optical scenes, at most ``max_scenes``, recording why each was kept or dropped.
 
     Scenes above ``max_cloud`` % scene-level ``eo:cloud_cover`` are dropped without reading anything.
     With a mask asset and the unit grid, the rest are ranked by the mask over the unit itself (see
     ``catalog.rank``); without, by scene-level cloud cover. With ``signer``, mask hrefs are signed right
-    before each read (the items themselves stay unsigned).
+    before each read (the items themselves stay unsigned); ``gdal`` and ``timeout_s`` are the provider's read options.
     """
     from glacierscale.catalog.rank import describe, rank_key, scene_stats
 
@@ -72,7 +73,8 @@ def rank_optical(items: list[Any], collection: str, max_cloud: float, max_scenes
         keyed: list[tuple[Any, Any]] = []
         scarce: list[tuple[Any, Any]] = []
         for it in usable:
-            stats = scene_stats(it, mask_asset, clear_classes or [], grid.epsg, grid.bounds, grid.shape, signer)
+            stats = scene_stats(it, mask_asset, clear_classes or [], grid.epsg, grid.bounds, grid.shape, signer,
+                                gdal, timeout_s)
             notes[it.id] = describe(stats)
             key = (rank_key(stats, item_datetime(it), end, it.properties.get("view:sun_elevation")), it)
             if stats.clear <= 0:
@@ -120,7 +122,7 @@ def select_scenes(url: str, provider: Provider, bbox: tuple[float, float, float,
     cube marks it missing). Without an optical scene nothing can be mapped: EmptySearchError with
     ``require_optical``, else an empty optical selection whose decisions say why (the run records a gap).
     """
-    from glacierscale.catalog.access import signer_for
+    from glacierscale.catalog.access import gdal_options, signer_for
 
     start, end = season_window(year, *season)
     signer = signer_for(provider.access, provider.token_url, provider.sign_hosts)  # mask reads only: items stay unsigned
@@ -140,7 +142,9 @@ def select_scenes(url: str, provider: Provider, bbox: tuple[float, float, float,
             continue
         if sdef.mask_asset and sdef.clear_scl:  # optical with a class mask: rank over the unit
             out[sensor] = rank_optical(items, sdef.collection, max_cloud, max_scenes, mask_asset=sdef.mask_asset,
-                                       clear_classes=sdef.clear_scl, grid=grid, window_end=end, signer=signer)
+                                       clear_classes=sdef.clear_scl, grid=grid, window_end=end, signer=signer,
+                                       gdal=gdal_options(sdef.access or provider.access, provider.read_timeout_s),
+                                       timeout_s=provider.read_timeout_s)
             if not out[sensor].items and sensor == "s2" and require_optical:
                 raise EmptySearchError(
                     f"no {sdef.collection} scene of {year} gives a clear view of the unit at "

@@ -79,3 +79,38 @@ def test_all_cloud_window_is_a_clear_error(catalog: Path, tmp_path: Path) -> Non
         select_unit_scenes(server.url, load_provider("local"), unit, [2022], season=("07-15", "09-30"),
                            max_cloud=100, max_scenes=2)
     assert "100% cloud/shadow" in str(err.value)
+
+
+def test_a_stalled_mask_read_is_a_transient_error_not_a_scene_without_view(catalog: Path) -> None:
+    """Ranking reads each scene's SCL over HTTP with the provider's deadline: a server that stalls is a transient
+    CatalogError (the selection is retried), never "no clear view" (which would record a gap that is not one)."""
+    import json
+
+    import pystac
+
+    from glacierscale.catalog.asset_server import AssetServer
+    from glacierscale.catalog.select import UnitGrid, rank_optical
+    from glacierscale.errors import CatalogError
+    from glacierscale.pipeline.failures import is_transient
+
+    unit = plan_units(read_inventory(catalog / "inventory.gpkg"), 20, 128, 0, overlap_px=0)[0]
+    grid = UnitGrid(unit.epsg, unit.bounds, (32, 32))
+    lines = (catalog / "sentinel-2-l2a" / "items.ndjson").read_text().splitlines()
+    dicts = [d for d in map(json.loads, lines) if d["properties"]["datetime"].startswith("2021")]
+    local = rank_optical([pystac.Item.from_dict(d) for d in dicts], "sentinel-2-l2a", 80, 2, mask_asset="scl",
+                         clear_classes=CLEAR, grid=grid)
+    with AssetServer(catalog) as server:
+        for d in dicts:
+            d["assets"]["scl"]["href"] = server.href(d["assets"]["scl"]["href"])
+        items = [pystac.Item.from_dict(d) for d in dicts]
+        remote = rank_optical(items, "sentinel-2-l2a", 80, 2, mask_asset="scl", clear_classes=CLEAR, grid=grid,
+                              gdal={"GDAL_HTTP_TIMEOUT": "1"}, timeout_s=1.0)
+        assert remote.decisions == local.decisions  # the same ranking over HTTP as from the files
+        assert server.served.status[404] == 0  # no sidecar files looked for
+        server.stall(dicts[1]["assets"]["scl"]["href"].split("/", 3)[3], seconds=3.0, times=100)
+        for d in dicts:
+            d["assets"]["scl"]["href"] += "?v=2"  # new URLs: GDAL keeps what it has read
+        with pytest.raises(CatalogError, match=r"cannot read the scl mask of scene .*read timed out after 1 s") as info:
+            rank_optical([pystac.Item.from_dict(d) for d in dicts], "sentinel-2-l2a", 80, 2, mask_asset="scl",
+                         clear_classes=CLEAR, grid=grid, gdal={"GDAL_HTTP_TIMEOUT": "1"}, timeout_s=1.0)
+    assert is_transient(info.value)
