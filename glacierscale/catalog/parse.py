@@ -149,12 +149,15 @@ def parse_item(item: dict[str, Any], provider: str | Provider | None = None, *, 
                      f"glacierscale reads from {known}")
 
 
-def _probe(b: BandRead) -> BandRead:
-    """Return ``b`` with CRS, transform and shape read from the asset's header."""
+def _probe(b: BandRead, read_timeout_s: float) -> BandRead:
+    """Return ``b`` with CRS, transform and shape read from the asset's header (within the provider's deadline)."""
     import rasterio
 
+    from glacierscale.catalog.access import gdal_options
+
     try:
-        with rasterio.open(b.href) as src:
+        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", **gdal_options("", read_timeout_s)), \
+                rasterio.open(b.href) as src:
             epsg = src.crs.to_epsg() if src.crs else None
             return BandRead(**{**asdict(b), "epsg": epsg, "transform": list(src.transform)[:6],
                                "shape": [src.height, src.width], "resolution": float(src.res[0])})
@@ -182,7 +185,7 @@ def _parse(item: dict[str, Any], prov: Provider, sensor: str, sdef: SensorDef, p
     if sdef.mask_asset:
         bands["MASK"] = band_read(item, sdef, sdef.mask_asset)
     if probe:
-        bands = {n: (_probe(b) if b.epsg is None else b) for n, b in bands.items()}
+        bands = {n: (_probe(b, prov.read_timeout_s) if b.epsg is None else b) for n, b in bands.items()}
     no_crs = [n for n, b in bands.items() if b.epsg is None]
     if no_crs:
         return ParsedItem(**base, bands=bands, reason=f"no projection (proj:epsg / proj:code) for bands {no_crs}")
