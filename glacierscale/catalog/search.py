@@ -46,7 +46,10 @@ def search_items(
         items = list(found.items())
     except (pystac_client.exceptions.APIError, OSError) as err:
         reason = f"{err}"
-        raise CatalogError(redact(f"STAC search of {collection} at {url} failed: {reason}")) from None
+    else:
+        reason = ""
+    if reason:  # raised outside the handler: the HTTP library's error (and its request) is not chained to it
+        raise CatalogError(redact(f"STAC search of {collection} at {url} failed: {reason}"))
     aoi = box(*bbox)
     start_utc = start if start.tzinfo else start.replace(tzinfo=UTC)
     end_utc = end if end.tzinfo else end.replace(tzinfo=UTC)
