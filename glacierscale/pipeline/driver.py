@@ -86,10 +86,12 @@ class StreamingDriver:
         self.on_progress = on_progress
         self.breaker = CircuitBreaker(opts.breaker_window, opts.breaker_failed_share)
         task = {"num_cpus": opts.task_cpus, "resources": opts.task_resources or {}, "max_retries": 2}
-        from glacierscale.pipeline.stages import bound, cube_task, reduce_stage_task, select_task
+        from glacierscale.pipeline.stages import bound, cube_task, reduce_stage_task, select_cube_task, select_task
 
         retry = {"attempts": opts.max_attempts, "backoff_s": opts.backoff_s}
         self._select = ray.remote(bound(select_task, stages.select, **retry)).options(**task)
+        self._select_cube = ray.remote(bound(select_cube_task, stages.select, stages.cube, **retry)).options(
+            num_returns=2, **task)
         self._cube = ray.remote(bound(cube_task, stages.cube, **retry)).options(**task)
         self._reduce = ray.remote(bound(reduce_stage_task, stages.reduce, writer, model_hash=model_hash,
                                         **retry)).options(**task)
@@ -130,14 +132,16 @@ class StreamingDriver:
         rec.attempts += 1
         if self.first_submit is None:
             self.first_submit = time.perf_counter()
-        ref = self._select.remote(self.units[key[0]], key[1])
+        unit = self.units[key[0]]
         if self.policy.runs_anyway(key):
-            self._submit_run(key, ref)
+            sel, cube = self._select_cube.remote(unit, key[1])
+            self._submit_run(key, sel, cube)
         else:
-            self.in_flight[ref] = _Flight(key, "select")
+            self.in_flight[self._select.remote(unit, key[1])] = _Flight(key, "select")
 
-    def _submit_run(self, key: Key, sel: SelectionRecord | Any) -> None:
-        """Submit cube → inference → reduce+stage after ``sel`` (a selection, or the reference to one)."""
+    def _submit_run(self, key: Key, sel: SelectionRecord | Any, cube: Any = None) -> None:
+        """Submit cube → inference → reduce+stage after ``sel`` (a selection, or the reference to one whose
+        ``cube`` is already on its way)."""
         from glacierscale.catalog.tasks import SelectionRecord
         from glacierscale.infer.actors import TileResult
 
@@ -147,7 +151,8 @@ class StreamingDriver:
             tile: Any = TileResult(unit.unit_id, key[1], None, None, 0.0, {}, 0.0, False, sel.gap_reason)
             actor = -1
         else:
-            cube = self._cube.remote(unit, sel)
+            if cube is None:
+                cube = self._cube.remote(unit, sel)
             actor = min(range(len(self.actors)), key=self._actor_load.__getitem__)
             self._actor_load[actor] += 1
             tile = self.actors[actor].predict_cube.remote(cube)

@@ -119,6 +119,17 @@ def cube_task(fn: Callable[..., Any], unit: WorkUnit, selection: SelectionRecord
     return _with_cpu(with_backoff(fn, unit, selection, attempts=attempts, backoff_s=backoff_s), cpu0)
 
 
+def select_cube_task(select: Callable[..., Any], cube: Callable[..., Any], unit: WorkUnit, year: int, attempts: int,
+                     backoff_s: float) -> tuple[Any, Any]:
+    """Ray task (two returns): select one unit-year's scenes, then its cube, in one worker.
+
+    For an item whose selection decides nothing (the archive does not hold it): one task instead of two, and
+    the cube follows its own selection instead of queueing behind every other item's search.
+    """
+    selection = select_task(select, unit, year, attempts, backoff_s)
+    return selection, cube_task(cube, unit, selection, attempts, backoff_s)
+
+
 def reduce_stage_task(fn: Callable[..., Any], writer: RunWriter, unit: WorkUnit, tile: TileResult, glaciers: Any,
                       selection: SelectionRecord, model_hash: str, attempts: int, backoff_s: float) -> ItemOutcome:
     """Ray task: reduce one mapped unit-year and stage the product; return the receipt and stage seconds."""
