@@ -44,10 +44,11 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def redact_logs(*names: str) -> None:
-    """Attach :class:`RedactingFilter` once to the root logger's handlers, Python's last-resort handler and the
-    named loggers: GDAL (through rasterio) and HTTP libraries log the URLs they open."""
-    targets: list[logging.Filterer] = [*logging.getLogger().handlers, *(logging.getLogger(n) for n in names)]
+def redact_logs() -> None:
+    """Attach :class:`RedactingFilter` once to the root logger's handlers and to Python's last-resort handler
+    (what prints a library's warnings where logging is not configured, as in a Ray worker): GDAL errors that
+    rasterio logs name the URLs they opened. A handler filter sees the records of every logger below it."""
+    targets: list[logging.Filterer] = list(logging.getLogger().handlers)
     if logging.lastResort is not None:
         targets.append(logging.lastResort)
     for target in targets:

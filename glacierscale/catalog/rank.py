@@ -91,8 +91,9 @@ def scene_stats(item: Any, mask_asset: str, clear_classes: list[int], epsg: int,
 
     from glacierscale.catalog.access import unreachable
     from glacierscale.errors import CatalogError
-    from glacierscale.redact import redact
+    from glacierscale.redact import redact, redact_logs
 
+    redact_logs()  # GDAL errors logged by rasterio name the (signed) href
     if mask_asset not in item.assets:
         return UnitSceneStats(0.0, 1.0, 0.0)
     href = item.assets[mask_asset].href

@@ -169,7 +169,7 @@ def composite_sensor(provider: Provider, sensor: str, items: list[Any], unit: Wo
     keys = list(sdef.bands.values())
     access = sdef.access or provider.access
     gdal = gdal_options(access, provider.read_timeout_s)
-    redact_logs("rasterio", "stackstac")  # GDAL errors logged by rasterio name the (signed) href
+    redact_logs()  # GDAL errors logged by rasterio name the (signed) href
 
     def now(its: list[Any]) -> list[dict[str, Any]]:  # signed for a read that starts now
         return readable([detach_item(it) for it in its], access, provider.token_url, provider.sign_hosts)
