@@ -14,12 +14,12 @@ import argparse
 import math
 from dataclasses import dataclass
 
-# --- measured (docs/pipeline.md "Model alone vs the whole run", bench inference, 2026-12-01) ---------------------
+# --- measured (docs/pipeline.md "Model alone vs the whole run", bench inference, 2026-12-05; the larger run) -------
 BENCH_TILE_PX = 384  # 384 px × 20 m tiles, overlap 0: every stage touches 384² pixels per tile-year
-CPU_S_PER_BENCH_TILE_YEAR = {"select": 0.075, "cube": 1.33, "infer": 0.71, "reduce": 0.026, "stage": 0.002}
+CPU_S_PER_BENCH_TILE_YEAR = {"select": 0.058, "cube": 0.96, "infer": 0.60, "reduce": 0.021, "stage": 0.001}
 PER_PIXEL = {"cube", "infer", "reduce", "stage"}  # scale with the pixels of a tile; select (a catalog search) does not
 # --- measured (docs/pipeline.md "Driver memory and per-item overhead", bench pipeline, 16,384 units) --------------
-DRIVER_S_PER_ITEM = 0.034  # 28.4-34.4 ms per item; the larger figure
+DRIVER_S_PER_ITEM = 0.024  # 22.3-24.1 ms per item including the publish step (2026-12-05); the larger figure
 # --- the world plan (docs/planning.md: 120,733 tiles in 56 CRSs × 9 years = 1,086,597 work units) ------------------
 TILES = 120_733
 WORLD_TILE_PX, WORLD_OVERLAP_PX = 1024, 32  # the planner's default grid: 10 m, 1024 px, 32 px overlap per side

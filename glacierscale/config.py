@@ -154,8 +154,25 @@ class StreamConfig(_Strict):
                                   "reuses them instead of searching the catalog again (a frozen catalog)")
 
 
+class CleanupConfig(_Strict):
+    """The OBIA-style clean-up of each mapped tile before areas are measured (docs/products.md; 0 turns a step off)."""
+
+    min_object_km2: float = Field(0.01, ge=0, description="ice objects smaller than this are removed (the RGI's "
+                                  "smallest mapped glacier)")
+    opening_m: float = Field(0.0, ge=0, description="morphological opening radius: removes thin ice slivers and "
+                             "steep snow streaks narrower than about twice this")
+    closing_m: float = Field(0.0, ge=0, description="morphological closing radius: joins ice split by a line of "
+                             "misread pixels")
+    fill_holes_km2: float = Field(0.0, ge=0, description="holes in the ice smaller than this become ice "
+                                  "(bigger ones are nunataks)")
+    remove_isolated_debris: bool = Field(False, description="debris-covered ice that touches no clean ice is "
+                                         "removed (debris on its own looks like rock to every sensor)")
+
+
 class ReduceConfig(_Strict):
     """How a published run turns mapped pixels into glacier-year areas (docs/products.md)."""
+
+    cleanup: CleanupConfig = CleanupConfig()
 
     min_observed_fraction: float = Field(
         0.5, ge=0, le=1, description="glacier-years observed below this share of their outline are flagged "

@@ -122,11 +122,15 @@ def test_inference_actors_run_only_where_the_gpu_resource_is_and_cube_tasks_else
     assert {a["node_id"] for a in actors} == {cluster.nodes["gpu"]}
     tasks = cluster.state("tasks")
     placed: dict[str, set[str]] = {}
+    # an item the archive does not hold runs search and cube in one task (select_cube_task); held items whose
+    # cube must be rebuilt run select_task and cube_task apart
+    stages = ("select_task", "cube_task", "select_cube_task", "reduce_stage_task")
     for t in tasks:
-        for stage in ("select_task", "cube_task", "reduce_stage_task"):
-            if t["name"].endswith(stage) and t.get("node_id"):
-                placed.setdefault(stage, set()).add(t["node_id"])
-    assert set(placed) == {"select_task", "cube_task", "reduce_stage_task"}, placed
+        stage = t["name"].rsplit(".", 1)[-1]
+        if stage in stages and t.get("node_id"):
+            placed.setdefault(stage, set()).add(t["node_id"])
+    assert "reduce_stage_task" in placed and ({"select_cube_task"} <= set(placed)
+                                              or {"select_task", "cube_task"} <= set(placed)), placed
     assert all(nodes == {cluster.nodes["head"]} for nodes in placed.values()), placed
 
 

@@ -62,3 +62,31 @@ def test_nodata_is_never_turned_into_ice_or_rock() -> None:
 def test_negative_sizes_are_refused() -> None:
     with pytest.raises(ValueError, match="closing_m must be ≥ 0"):
         CleanupOptions(closing_m=-1.0)
+
+
+def _run_config(cleanup: dict[str, object]) -> object:
+    from glacierscale.config import build_run_config
+
+    return build_run_config({"catalog": {"url": "earth-search"}, "inventory": "rgi.gpkg", "years": [2021],
+                              "archive": "a", "reduce": {"cleanup": cleanup}}, "run.yaml")
+
+
+def test_the_run_config_sets_the_steps_the_reducer_applies() -> None:
+    from glacierscale.catalog.provider import load_provider
+    from glacierscale.pipeline.stages import default_stages
+
+    cfg = _run_config({"fill_holes_km2": 0.01, "remove_isolated_debris": True})
+    stages = default_stages(cfg, "http://127.0.0.1:1", load_provider("earth-search"), "ckpt",
+                            run_id="r", tiles_per_actor=1)
+    steps = CleanupOptions(**stages.reduce.keywords["cleanup"])
+    c = _glacier()
+    c[20:22, 20:22] = 0
+    assert steps == CleanupOptions(min_object_km2=0.01, fill_holes_km2=0.01, remove_isolated_debris=True)
+    assert (clean(c, RES, steps)[20:22, 20:22] == 1).all()
+
+
+def test_a_negative_clean_up_size_in_the_config_is_an_error_naming_the_field() -> None:
+    from glacierscale.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"reduce\.cleanup\.opening_m"):
+        _run_config({"opening_m": -20})
