@@ -11,6 +11,8 @@ other ice in the frame is not outlined (PROVENANCE.md), so the scene is scored a
   remains; the tongue has retreated since 1984);
 - false ice on clearly bare rock: pixels 300 m or more outside the outline, not in the topographic-shadow
   mask, with NDSI < 0 and SWIR1 > 0.12 (bare rock or moraine, no snow, no water);
+- only where the six bands and the DEM are all valid (the 30 m → 20 m resampling leaves a one-pixel DEM
+  border; a run's cube always carries the DEM, and the "no DEM" row drops it everywhere);
 - beside the red/SWIR1 ratio > 2 on the same pixels, and the same figures with the optical bands ×0.7 and
   ×1.3 (the brightness part of the shortcut audit) and without the DEM (its DEM part).
 """
@@ -80,7 +82,7 @@ def score(ice: np.ndarray, scene: dict[str, np.ndarray]) -> dict[str, float]:
     opt = scene["optical"]
     with np.errstate(invalid="ignore", divide="ignore"):
         ndsi = (opt[1] - opt[4]) / (opt[1] + opt[4])
-    valid = np.isfinite(opt).all(axis=0)
+    valid = np.isfinite(opt).all(axis=0) & np.isfinite(scene["elev"])  # a run's cube always has the DEM
     upper = valid & scene["inside"] & (scene["elev"] > 2400)
     rock = valid & scene["far"] & ~scene["shadow"] & (ndsi < 0) & (opt[4] > 0.12)
     whole = valid & scene["inside"]

@@ -121,7 +121,9 @@ def test_run_follows_a_written_plan_with_overlapping_tiles(demo: Path, tmp_path:
     ref = open_archive(str(demo / "archive")).table()
     ref = ref[ref.year == 2023].set_index("glacier_id")["area_km2"]
     assert sorted(got.index) == sorted(ref.index)
-    assert np.abs(got - ref).max() < 0.02 * ref.max()
+    # the reference is the demo's 3-year run (temporal filter across years), this one maps 2023 alone with 16 px
+    # more context on every side: 2.2 % of the largest glacier apart at most with model a27c6b37 (2026-12-05)
+    assert np.abs(got - ref).max() < 0.03 * ref.max()
     (unit_id,) = open_archive(str(tmp_path / "archive")).units()
     (cube,) = (tmp_path / "cubes" / unit_id).glob("2023-*.zarr")
     ds = xr.open_zarr(str(cube), consolidated=False)
