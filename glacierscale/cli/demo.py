@@ -28,7 +28,9 @@ def prepare(workdir: Path, seed: int, progress: bool = True) -> Path:
     from glacierscale.config import build_run_config, dump_run_config
     from glacierscale.simulate import RegionSpec, simulate
 
-    spec = RegionSpec(seed=seed, years=DEMO_YEARS, size_px=768, grid_m=TILE_PX * RESOLUTION, name="demo")
+    # full physics: the surfaces calibrated to real Sentinel-2 spectra (docs/simulator.md), as `simulate` makes
+    spec = RegionSpec(seed=seed, years=DEMO_YEARS, size_px=768, grid_m=TILE_PX * RESOLUTION, name="demo",
+                      physics="full")
     catalog = workdir / "catalog"
     marker = catalog / "simulation.json"
     if not marker.is_file() or json.loads(marker.read_text()).get("seed") != seed:

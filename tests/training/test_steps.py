@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from glacierscale.training.steps import CENTRES, FAR_FROM_ICE_PX, PatchBatches
 from glacierscale.training.sources import GLACIER_LABEL
+from glacierscale.training.steps import CENTRES, FAR_FROM_ICE_PX, PatchBatches
 
 
 def test_background_centres_lie_beyond_the_far_distance_from_every_kind_of_ice() -> None:
