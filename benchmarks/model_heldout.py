@@ -121,6 +121,9 @@ def main() -> None:
                          f" | -sar {abl['all-minus-sar']['glacier']:.3f} -thermal "
                          f"{abl['all-minus-thermal']['glacier']:.3f} -dem {abl['all-minus-dem']['glacier']:.3f}"
                          f" | optical ×0.7 {abl['optical×0.7']['glacier']:.3f} ×1.3 {abl['optical×1.3']['glacier']:.3f}")
+            ratio = res["band_ratio"][name]
+            line += (f" | red/SWIR1 > {ratio['threshold']:.2f} (tuned): glacier {ratio['glacier']:.3f}"
+                     f" (> 2: {ratio['glacier_at_2']:.3f})")
             for key, v in res.get("versus", {}).items():
                 line += f" | {key} model: glacier {v['glacier']:.3f} debris {v['debris']:.3f}"
             print(line, flush=True)

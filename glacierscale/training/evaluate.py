@@ -75,7 +75,11 @@ def _withhold(data: np.ndarray, bands: list[str], groups: tuple[str, ...]) -> np
 def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, tile_size: int = 384,
              resolution: float = 20.0, versus: tuple[str | Path, ...] = ()) -> dict[str, Any]:
     """Return {"iou", "by_region" (IoU per scene set), "truth_pixels" (per scene set and class), "ece": {"before",
-    "after"}, "temperature", "pixels", ["ablation"], ["versus"]}.
+    "after"}, "temperature", "pixels", "band_ratio", ["ablation"], ["versus"]}.
+
+    ``band_ratio`` holds, per scene set, the red/SWIR1 ratio baseline on the same pixels: its threshold tuned on
+    that scene set by grid search, the glacier IoU there, and the glacier IoU at the classic threshold of 2
+    (:mod:`glacierscale.training.baseline`).
 
     ``versus`` names separately trained checkpoints (e.g. an optical-only model, ``groups: [optical]`` in its
     training config) evaluated on the same pixels: ``versus[<their groups joined by +>]`` holds their IoU.
@@ -83,6 +87,7 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
     from glacierscale.infer.patches import classify, predict_probabilities, select_bands, valid_pixels
+    from glacierscale.training.baseline import RatioBaseline
     from glacierscale.training.calibrate import expected_calibration_error, softmax
     from glacierscale.training.data import scene_samples
 
@@ -92,6 +97,8 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     by_region: dict[str, IoUCounter] = {}
     ablations = {k: IoUCounter() for k in (*ABLATIONS, *BRIGHTNESS)} if ablation else {}
     optical = [i for i, b in enumerate(names) if b in GROUPS["optical"]]
+    red, swir1 = names.index("B04"), names.index("B11")
+    ratios: dict[str, RatioBaseline] = {}
     others = [load_checkpoint(v) for v in versus]
     other_counts = [IoUCounter() for _ in others]
     n_px = 0
@@ -103,6 +110,7 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
             logits = predict_probabilities(ckpt, data, logits_out=True)
             counter.add(classify(logits, valid), s.labels)
             by_region.setdefault(folder.name, IoUCounter()).add(classify(logits, valid), s.labels)
+            ratios.setdefault(folder.name, RatioBaseline()).add(s.data[red], s.data[swir1], s.labels, valid)
             ok = valid & (s.labels != NODATA_CLASS)
             n_px += int(ok.sum())
             truths.append(s.labels[ok] > 0)
@@ -123,6 +131,7 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
         "checkpoint": str(ckpt.path), "model_hash": ckpt.model_hash, "pixels": n_px, "iou": counter.result(),
         "temperature": ckpt.temperature, "by_region": {k: c.result() for k, c in by_region.items()},
         "truth_pixels": {k: c.truth for k, c in by_region.items()},
+        "band_ratio": {k: r.result() for k, r in ratios.items()},
         "ece": {"before": expected_calibration_error(np.concatenate(probs_before), truth),
                 "after": expected_calibration_error(np.concatenate(probs_after), truth)},
     }

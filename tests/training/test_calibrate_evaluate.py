@@ -50,6 +50,10 @@ def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path) -> None:
     assert same["model_hash"] == r["model_hash"]
     assert same["glacier"] == pytest.approx(r["ablation"]["all"]["glacier"])  # both blend probabilities
     assert same["debris"] == pytest.approx(r["ablation"]["all"]["debris"])
+    # the red/SWIR1 baseline on the same pixels, its threshold tuned on them: the model must beat it (debris)
+    ratio = r["band_ratio"]["scenes"]
+    assert 1.0 <= ratio["threshold"] <= 64.0 and ratio["glacier"] >= ratio["glacier_at_2"] - 1e-12
+    assert r["iou"]["glacier"] > ratio["glacier"]
 
 
 def test_flops_per_pixel_of_the_shipped_model() -> None:
