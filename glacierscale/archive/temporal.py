@@ -164,7 +164,7 @@ def _tile(unit_id: str, gids: str, recs: pd.DataFrame, mine: pd.DataFrame, wkb: 
           classes: np.ndarray, prob: np.ndarray, options: TemporalOptions) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Return (part indices, estimate columns) of one tile's live parts, from its series of every year."""
     from glacierscale.inventory.units import WorkUnit
-    from glacierscale.reduce.areas import zone_mask
+    from glacierscale.reduce.areas import pixel_areas_km2, zone_mask
 
     epsg, res, size, col, row = parse_unit_id(unit_id)
     unit = WorkUnit(unit_id, epsg, col, row, res, size, tuple(gids.split(",")) if gids else ())
@@ -179,7 +179,7 @@ def _tile(unit_id: str, gids: str, recs: pd.DataFrame, mine: pd.DataFrame, wkb: 
             labels[i] = _rasterize([wkb[int(p)] for p in py["part"]], [index[str(g)] + 1 for g in py["glacier_id"]],
                                    unit)
     series = tile_series(years, classes, prob, labels, res, options)
-    per_year = glacier_years(series, classes, len(ids), res, zone_mask(unit), options)
+    per_year = glacier_years(series, classes, len(ids), res, zone_mask(unit), options, pixel_areas_km2(unit))
     seen_year = [bool((classes[i] != 255).any()) for i in range(len(years))]
     out: dict[str, list[float]] = {c: [] for c in (*ESTIMATES, "est_boundary_km2")}
     for gid, y in zip(mine["glacier_id"].astype(str), mine["year"], strict=True):

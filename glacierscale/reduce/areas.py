@@ -8,11 +8,12 @@ from every outline (snow fields, misclassifications) stay unattributed and are r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
 from affine import Affine
-from pyproj import Transformer
+from pyproj import CRS, Proj, Transformer
 from rasterio import features
 from scipy import ndimage
 from skimage.morphology import remove_small_objects
@@ -59,6 +60,55 @@ def zone_mask(unit: WorkUnit) -> np.ndarray | None:
     return np.asarray(inside)
 
 
+SCALE_GRID = 17  # the areal scale is computed at 17 × 17 points of a tile and interpolated (it varies smoothly)
+
+
+def pixel_areas_km2(unit: WorkUnit) -> np.ndarray:
+    """Return the true (ellipsoidal) area in km² of every core-tile pixel: resolution² / the CRS's areal scale.
+
+    A projected pixel is not the same area everywhere on the ground: UTM's areal scale is 0.9992 on the central
+    meridian and up to 1.002 at zone edges; EPSG:3031's (true scale at 71° S) is 1.087 at 60° S, 1.066 at
+    62° S and 0.946 at the pole, EPSG:3413's (70° N) 0.988 at 72° N and 0.952 at 81° N. Counting pixels ×
+    resolution² would make Antarctic peripheral glaciers up to 9 % too large and North Greenland's 5 % too small.
+    Cached per tile (every year of a tile shares it).
+    """
+    return _pixel_areas(unit.epsg, unit.col, unit.row, unit.resolution, unit.size_px)
+
+
+@lru_cache(maxsize=8)
+def _pixel_areas(epsg: int, col: int, row: int, resolution: float, size_px: int) -> np.ndarray:
+    span = size_px * resolution
+    minx, maxy = col * span, (row + 1) * span
+    # coarse grid from the first to the last pixel centre, interpolated bilinearly to every pixel
+    first, last = resolution / 2, span - resolution / 2
+    gx = minx + np.linspace(first, last, SCALE_GRID)
+    gy = maxy - np.linspace(first, last, SCALE_GRID)
+    to_lonlat, proj = _projection(epsg)
+    lon, lat = to_lonlat.transform(*np.meshgrid(gx, gy))
+    scale = np.asarray(proj.get_factors(lon, lat).areal_scale, dtype=np.float64)
+    weights = _bilinear_weights(size_px)
+    out = (resolution**2 / 1e6) / (weights @ scale @ weights.T)
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=16)
+def _projection(epsg: int) -> tuple[Transformer, Proj]:
+    return Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True), Proj(CRS.from_epsg(epsg))
+
+
+@lru_cache(maxsize=4)
+def _bilinear_weights(size_px: int) -> np.ndarray:
+    """Return the (size_px, SCALE_GRID) matrix that interpolates the coarse grid linearly onto pixel centres."""
+    pos = np.linspace(0, SCALE_GRID - 1, size_px)
+    lo = np.minimum(np.floor(pos).astype(int), SCALE_GRID - 2)
+    frac = pos - lo
+    w = np.zeros((size_px, SCALE_GRID))
+    w[np.arange(size_px), lo] = 1 - frac
+    w[np.arange(size_px), lo + 1] = frac
+    return w
+
+
 def _pixel_centres(unit: WorkUnit) -> tuple[np.ndarray, np.ndarray]:
     minx, _, _, maxy = unit.bounds
     r = unit.resolution
@@ -100,16 +150,19 @@ def unit_areas(unit: WorkUnit, year: int, classes: np.ndarray, labels: np.ndarra
                inside: np.ndarray | None = None) -> UnitAreas:
     """Return per-glacier clean+debris and debris areas of one core-tile unit-year from attributed pixels,
     counting only the pixels ``inside`` the unit's zone (all when None; see :func:`zone_mask`)."""
-    px_km2 = unit.resolution**2 / 1e6
+    px_km2 = pixel_areas_km2(unit)
     n = len(ids) + 1
     if inside is not None:
         classes = np.where(inside, classes, 0)
     glacier = (classes == 1) | (classes == 2)
-    total = np.bincount(labels[glacier].ravel(), minlength=n) * px_km2
-    debris = np.bincount(labels[classes == 2].ravel(), minlength=n) * px_km2
+
+    def km2(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(labels[mask].ravel(), weights=px_km2[mask].ravel(), minlength=n)
+
+    total, debris = km2(glacier), km2(classes == 2)
     return UnitAreas(
         unit.unit_id, year,
         {gid: float(total[i + 1]) for i, gid in enumerate(ids) if gid in unit.glacier_ids},
         {gid: float(debris[i + 1]) for i, gid in enumerate(ids) if gid in unit.glacier_ids},
-        float(total[0]), float((classes == NODATA_CLASS).sum() * px_km2),
+        float(total[0]), float(px_km2[classes == NODATA_CLASS].sum()),
     )

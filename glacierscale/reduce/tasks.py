@@ -55,7 +55,7 @@ def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *,
     ``cleanup`` sets the OBIA clean-up steps (``reduce.cleanup``); by default only objects below
     ``min_object_km2`` are removed.
     """
-    from glacierscale.reduce.areas import attribution_map, zone_mask
+    from glacierscale.reduce.areas import attribution_map, pixel_areas_km2, zone_mask
     from glacierscale.reduce.cleanup import CleanupOptions, clean
 
     sensors = tuple(sorted(s for s, m in tile.missing.items() if not m))
@@ -71,19 +71,19 @@ def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *,
     inside = zone_mask(unit)
     if inside is not None:
         labels, outlines = np.where(inside, labels, 0), np.where(inside, outlines, 0)
-    px_km2 = unit.resolution**2 / 1e6
+    px_km2 = pixel_areas_km2(unit)  # true ground area of each pixel (the CRS's areal scale removed)
     n = len(ids) + 1
     nodata = classes == NODATA_CLASS
     ice = (classes == 1) | (classes == 2)
     ice_labels = np.where(ice, labels, 0)
 
     def count(mask: np.ndarray, lab: np.ndarray) -> np.ndarray:
-        return np.bincount(lab[mask].ravel(), minlength=n) * px_km2
+        return np.bincount(lab[mask].ravel(), weights=px_km2[mask].ravel(), minlength=n)
 
     area, debris = count(ice, labels), count(classes == 2, labels)
     outline, observed = count(np.ones_like(ice), outlines), count(~nodata, outlines)
     prob = np.where(nodata | (probability == 255), 0, probability).astype(np.float64) / 100.0
-    soft = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n) * px_km2
+    soft = np.bincount(labels.ravel(), weights=(prob * px_km2).ravel(), minlength=n)
     perimeter = _perimeters_km(ice_labels, n, unit.resolution)
     polygons = _polygons_wkb(ice_labels, unit)
     parts = tuple(

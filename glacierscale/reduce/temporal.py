@@ -186,12 +186,14 @@ def _perimeters_km(mask_labels: np.ndarray, n: int, res_m: float) -> np.ndarray:
 
 def glacier_years(series: TileSeries, classes: np.ndarray, n_glaciers: int, resolution: float,
                   inside: np.ndarray | None = None,
-                  options: TemporalOptions = TemporalOptions()) -> list[dict[int, GlacierYear]]:
+                  options: TemporalOptions = TemporalOptions(),
+                  pixel_km2: np.ndarray | None = None) -> list[dict[int, GlacierYear]]:
     """Return per year {glacier index: GlacierYear} for the glaciers with any ice or label in the tile.
 
-    ``inside`` masks the pixels counted (the unit's CRS zone; see ``reduce.areas.zone_mask``).
+    ``inside`` masks the pixels counted (the unit's CRS zone; see ``reduce.areas.zone_mask``); ``pixel_km2`` is
+    each pixel's true ground area (``reduce.areas.pixel_areas_km2``; resolution² when None).
     """
-    px = resolution**2 / 1e6
+    px = np.full(classes.shape[1:], resolution**2 / 1e6) if pixel_km2 is None else pixel_km2
     m = n_glaciers + 1
     block = max(1.0, options.correlation_px) ** 2
     out = []
@@ -205,12 +207,12 @@ def glacier_years(series: TileSeries, classes: np.ndarray, n_glaciers: int, reso
         def total(w: np.ndarray, lab: np.ndarray = lab) -> np.ndarray:
             return np.bincount(lab.ravel(), weights=w.ravel().astype(np.float64), minlength=m)[:m]
 
-        area = total(e) * px
-        observed = total(np.where(obs, raw, 0)) * px
-        filled = total(np.where(obs, 0, e)) * px
-        nearby = total(np.where(src == FROM_NEARBY, e, 0)) * px
-        filtered = total(np.where(obs, e - raw, 0)) * px
-        var = total(series.var[i]) * px * px * block
+        area = total(e * px)
+        observed = total(np.where(obs, raw, 0) * px)
+        filled = total(np.where(obs, 0, e) * px)
+        nearby = total(np.where(src == FROM_NEARBY, e, 0) * px)
+        filtered = total(np.where(obs, e - raw, 0) * px)
+        var = total(series.var[i] * px * px) * block
         hard = np.where(e >= 0.5, lab, 0)
         perim = _perimeters_km(hard, m, resolution)
         present = np.flatnonzero(np.bincount(lab.ravel(), minlength=m)[:m])

@@ -10,6 +10,9 @@ from shapely.geometry import box
 from glacierscale.inventory.units import WorkUnit
 from glacierscale.reduce.areas import attribution_map, clean_classes, unit_areas, unit_transform
 
+# a pixel's ground area is resolution² / the CRS's areal scale (reduce.areas.pixel_areas_km2): in UTM within 0.2 %
+GROUND = 2e-3
+
 
 @pytest.fixture()
 def unit() -> WorkUnit:
@@ -34,7 +37,7 @@ def test_areas_of_exactly_mapped_glaciers(unit: WorkUnit, inventory: gpd.GeoData
     assert res.area_km2["A"] == pytest.approx(0.16, rel=0.03)
     assert res.area_km2["B"] == pytest.approx(0.24, rel=0.03)
     assert res.debris_km2["A"] == 0
-    assert res.debris_km2["B"] == pytest.approx(res.area_km2["B"])
+    assert res.debris_km2["B"] == pytest.approx(res.area_km2["B"], rel=GROUND)
     assert res.unattributed_km2 == 0
 
 
@@ -49,7 +52,7 @@ def test_pixels_near_an_outline_are_attributed_far_ones_are_not(unit: WorkUnit, 
     classes[5:10, 5:10] = 1
     res = unit_areas(unit, 2021, classes, labels, ids)
     assert res.area_km2["A"] == pytest.approx(0.16 + 20 * 3 * 400 / 1e6, rel=0.03)
-    assert res.unattributed_km2 == pytest.approx(25 * 400 / 1e6)
+    assert res.unattributed_km2 == pytest.approx(25 * 400 / 1e6, rel=0.01)  # this unit lies 4.5° off the meridian
 
 
 def test_small_objects_are_removed_and_nodata_counted(unit: WorkUnit) -> None:
