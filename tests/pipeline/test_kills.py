@@ -123,3 +123,43 @@ def _units(cfg: object) -> list[object]:
     from glacierscale.pipeline.context import plan_run
 
     return plan_run(cfg)[1]  # type: ignore[arg-type]
+
+
+def _task_processes() -> list[psutil.Process]:
+    """Ray worker processes running a task of the run right now (their title is ``ray::<task name>``)."""
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if cmd.startswith("ray::") and "_task" in cmd and "IDLE" not in cmd:
+            found.append(p)
+    return found
+
+
+def test_a_killed_task_worker_is_retried_and_the_run_completes(tmp_path: Path, reference: pd.DataFrame) -> None:
+    """kill -9 of the worker processes running select/cube/reduce tasks mid-run: Ray retries the tasks
+    (``max_retries=2``) and the run ends as an uninterrupted one."""
+    cfg = standin_config(tmp_path, 12)
+    killed: list[str] = []
+
+    def kill_tasks() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(killed) < 2:
+            for p in _task_processes():
+                try:
+                    title = " ".join(p.cmdline()).strip()
+                    p.send_signal(signal.SIGKILL)
+                    killed.append(title)
+                except psutil.Error:
+                    continue
+                time.sleep(1.0)  # two kills, a second apart
+                break
+            time.sleep(0.02)
+
+    t = threading.Thread(target=kill_tasks)
+    t.start()
+    result = run_pipeline(cfg, progress=False, stages=StandinFactory(cloud_units=CLOUDY, delay_s=0.15))
+    t.join()
+    assert killed, "no task worker was killed: the test did not test anything"
+    print(f"\nkilled: {killed}")
+    assert result.exit_code == 0 and result.summary["counts"] == {"published": 24}, (killed, result.summary)
+    pd.testing.assert_frame_equal(_table(cfg.archive), reference)
