@@ -10,7 +10,9 @@ Each test region is simulated by `glacierscale simulate` (full physics, all four
 Chhota Shigri (Lahaul, India), Coxe Glacier (Prince William Sound, Alaska), Oberer Grindelwaldgletscher
 (Bernese Alps) are places the training never visits; the Everest and Baltoro windows lie beside the
 training windows of the same inventories. The procedural demo region (seed 7, classic physics, no thermal)
-is added as a sixth set. Scenes are cached in the workdir; a second run only evaluates.
+is added as a sixth set; two southern-hemisphere procedural regions at real places and ELAs (Patagonia,
+New Zealand) and an Icelandic ice-cap window as the world-model issue's sets. Scenes are cached in the
+workdir; a second run only evaluates.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ REGIONS: dict[str, dict[str, Any]] = {  # name: simulate arguments
                   "outlines": OGGM / "himalaya_karakoram" / "baltoro_wgs84.shp", "lon": 76.43, "lat": 35.80,
                   "seed": 905},
     "demo-seed7": {"seed": 7, "physics": "classic", "sensors": "s2,s1,dem"},
+    # issue 16's world: southern hemisphere (austral-summer dates), low ELAs, an ice cap. The southern ones are
+    # procedural terrain at real places with their ELAs (Southern Patagonian Icefield ≈ 1,100 m, Southern Alps
+    # ≈ 1,800 m); the ice-cap window is the north margin of Mýrdalsjökull, beside the two training windows.
+    "patagonia-s": {"seed": 906, "lon": -73.2, "lat": -49.3, "ela": 1100},
+    "southern-alps-s": {"seed": 907, "lon": 170.2, "lat": -43.5, "ela": 1800},
+    "iceland-t": {"outlines": [f"{y}={OGGM / 'iceland' / 'RGI6_icecap.shp'}" for y in (2021, 2022, 2023)],
+                  "lon": -19.15, "lat": 63.74, "seed": 908},
 }
 
 
@@ -78,6 +87,8 @@ def simulate(name: str, out: Path) -> float:
         cmd += ["--dem", str(r["dem"])]
     for outlines in r.get("outlines", []) if isinstance(r.get("outlines"), list) else [r.get("outlines")] * ("outlines" in r):
         cmd += ["--outlines", str(outlines)]
+    if "ela" in r:
+        cmd += ["--ela", str(r["ela"])]
     if "lon" in r:
         lon, lat = tile_centre(r["lon"], r["lat"])
         cmd += ["--lon", f"{lon:.6f}", "--lat", f"{lat:.6f}"]
