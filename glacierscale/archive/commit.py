@@ -17,7 +17,7 @@ import pandas as pd
 
 from glacierscale.archive import mosaics, tables
 from glacierscale.archive.repo import LAYOUT_VERSION
-from glacierscale.archive.staging import GlacierPart, UnitProduct
+from glacierscale.archive.staging import GlacierPart, TileRecord, UnitProduct
 from glacierscale.errors import ArchiveError
 
 Key = tuple[str, int]
@@ -43,32 +43,77 @@ def open_root(store: Any) -> Any:
     return root
 
 
-def tile_records(root: Any, names: tuple[str, ...] = ("status", "input_hash", "model_hash", "run_id")) -> pd.DataFrame:
-    """Return one row per recorded (tile, year): tile index, unit_id, year and the named tile-year fields."""
+def tile_records(root: Any, names: tuple[str, ...] = ("status", "input_hash", "model_hash", "run_id"),
+                 tiles: list[int] | np.ndarray | None = None) -> pd.DataFrame:
+    """Return one row per recorded (tile, year): tile index, unit_id, year and the named tile-year fields.
+
+    ``tiles``: read only the rows of these tile indices (sorted, unique; every year), not the whole table.
+    """
     group = tables.open_table(root, "tiles", tables.TILES, create=False) if "tiles" in root else None
     cols = ["tile", "unit_id", "year", *names]
-    if group is None or tables.size(group, "tile") == 0 or tables.size(group, "year") == 0:
+    if group is None or tables.size(group, "tile") == 0 or tables.size(group, "year") == 0 or (
+            tiles is not None and len(tiles) == 0):
         return pd.DataFrame({c: [] for c in cols})
-    status = np.asarray(group["status"][...])
+    rows = None if tiles is None else np.asarray(tiles, dtype=np.int64)
+
+    def read(name: str) -> np.ndarray:
+        arr = group[name]
+        return np.asarray(arr[...] if rows is None else arr.oindex[(rows, *([slice(None)] * (arr.ndim - 1)))])
+
+    status = read("status")
     ti, yi = np.nonzero(status != "")
-    data: dict[str, Any] = {"tile": ti, "unit_id": tables.text(group["unit_id"][...])[ti],
+    data: dict[str, Any] = {"tile": ti if rows is None else rows[ti], "unit_id": tables.text(read("unit_id"))[ti],
                             "year": np.asarray(group["year"][...])[yi]}
     for n in names:
-        values = status if n == "status" else np.asarray(group[n][...])
+        values = status if n == "status" else read(n)
         data[n] = (tables.text(values) if values.dtype.kind == "T" else values)[ti, yi]
     return pd.DataFrame(data)[cols]
 
 
-def write_products(root: Any, keys: list[Key], load: Callable[[Key], UnitProduct], run_id: str) -> int:
-    """Write the products of ``keys`` (loaded one at a time) into ``root``; return how many were written."""
+def tile_index(root: Any) -> dict[str, int]:
+    """Return unit_id → position on the ``tiles`` axis (read whole: once per run, then kept up to date)."""
+    if "tiles" not in root or "unit_id" not in root["tiles"]:
+        return {}
+    return {str(u): i for i, u in enumerate(tables.text(root["tiles"]["unit_id"][...]))}
+
+
+def records_at(root: Any, keys: list[Key], index: dict[str, int]) -> dict[Key, TileRecord]:
+    """Return the tile records the archive holds for ``keys`` (and only those rows are read), by ``index``."""
+    if "tiles" not in root or not keys:
+        return {}
+    group = root["tiles"]
+    years = {int(y): i for i, y in enumerate(np.asarray(group["year"][...]))}
+    found = [k for k in keys if k[0] in index and k[1] in years]
+    if not found:
+        return {}
+    ti = np.array([index[k[0]] for k in found])
+    yi = np.array([years[k[1]] for k in found])
+    values = {n: tables.text(group[n].vindex[ti, yi]) for n in ("status", "input_hash", "model_hash", "run_id")}
+    return {k: TileRecord(k[0], k[1], *(str(values[n][i]) for n in ("status", "input_hash", "model_hash", "run_id")))
+            for i, k in enumerate(found) if values["status"][i] != ""}
+
+
+def write_products(root: Any, keys: list[Key], load: Callable[[Key], UnitProduct], run_id: str,
+                   index: dict[str, int] | None = None) -> int:
+    """Write the products of ``keys`` (loaded one at a time) into ``root``; return how many were written.
+
+    ``index``: unit_id → tile position of this archive state (``tile_index``), kept by the caller across
+    batches so that a batch reads none of the archive's other records; the tiles appended here are added to it.
+    """
     if not keys:
         return 0
     tiles = tables.open_table(root, "tiles", tables.TILES, create=True)
     parts = tables.open_table(root, "parts", tables.PARTS, create=True)
-    known = {str(u): i for i, u in enumerate(tables.text(tiles["unit_id"][...]))}
+    known = tile_index(root) if index is None else index
+    if len(known) != tables.size(tiles, "tile"):
+        raise ArchiveError(f"tile index of {len(known)} tiles does not match the archive's {tables.size(tiles, 'tile')}")
     grids = {k: parse_unit_id(k[0]) for k in keys}
     new_units = sorted({k[0] for k in keys if k[0] not in known})
-    tile_index = {**known, **{u: len(known) + i for i, u in enumerate(new_units)}}
+    added = {u: len(known) + i for i, u in enumerate(new_units)}
+
+    def position(u: str) -> int:
+        return known[u] if u in known else added[u]
+
     tile_years = tables.year_indices(tiles, [y for _, y in keys])
     zones: dict[int, Any] = {}
     zone_years: dict[int, dict[int, int]] = {}
@@ -103,7 +148,7 @@ def write_products(root: Any, keys: list[Key], load: Callable[[Key], UnitProduct
             flush()  # at most WRITE_GROUP products' rasters are in memory
         if unit.unit_id in new_units and unit.unit_id not in attrs:
             attrs[unit.unit_id] = _tile_attrs(unit)
-        rows = _part_rows(p, tile_index[unit.unit_id])
+        rows = _part_rows(p, position(unit.unit_id))
         start = first_part + len(part_rows)
         part_rows.extend(rows)
         for n, v in (("status", p.status), ("input_hash", p.input_hash), ("model_hash", p.model_hash),
@@ -119,7 +164,9 @@ def write_products(root: Any, keys: list[Key], load: Callable[[Key], UnitProduct
         cols = {n: [attrs[u][n] for u in new_units] for n in attrs[new_units[0]]}
         tables.append(tiles, "tile", {n: tables.strings(v) if n in ("unit_id", "glacier_ids") else np.asarray(v)
                                       for n, v in cols.items()})
-    ti = np.array([tile_index[k[0]] for k in keys])
+        if index is not None:
+            index.update(added)
+    ti = np.array([position(k[0]) for k in keys])
     yi = np.array([tile_years[k[1]] for k in keys])
     for n, values in records.items():
         kind = tables.TILES[n][1]

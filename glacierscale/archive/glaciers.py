@@ -23,30 +23,38 @@ PARTIAL_BELOW = 0.9  # observed fraction under which a glacier-year is "partial"
 MIN_OBSERVED_FRACTION = 0.5  # default of config reduce.min_observed_fraction: below it, no change rate
 
 
-def live_parts(root: Any, glacier_ids: set[str] | None = None) -> pd.DataFrame:
+def live_parts(root: Any, glacier_ids: set[str] | None = None, *, tiles: list[int] | None = None) -> pd.DataFrame:
     """Return the live parts (optionally of some glaciers) with their tile-year's sensors and model hash.
 
-    The estimate columns (``tables.PART_ESTIMATES``) are NaN for parts never re-estimated at a publish.
+    ``tiles``: only the parts of these tile indices (sorted), and only their rows are read. The estimate
+    columns (``tables.PART_ESTIMATES``) are NaN for parts never re-estimated at a publish.
     """
-    recs = tile_records(root, ("status", "model_hash", "sensors", "parts_start", "parts_count"))
+    recs = tile_records(root, ("status", "model_hash", "sensors", "parts_start", "parts_count"), tiles)
     parts = root.get("parts")
     numbers = (*tables.PART_NUMBERS, *tables.PART_ESTIMATES)
     if parts is None or recs.empty:
         return pd.DataFrame(columns=["tile", "year", "glacier_id", *numbers, "gap", "part"])
-    n = tables.size(parts, "part")
-    live = np.zeros(n, dtype=bool)
     counts = recs["parts_count"].to_numpy(dtype=np.int64)
     starts = recs["parts_start"].to_numpy(dtype=np.int64)
-    if counts.sum():
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        live[np.repeat(starts, counts) + offsets] = True
-    gid = tables.text(parts["glacier_id"][...])
-    keep = live & (np.isin(gid, list(glacier_ids)) if glacier_ids is not None else True)
-    idx = np.flatnonzero(keep)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    pointed = np.unique(np.repeat(starts, counts) + offsets)  # sorted part indices the records point at
     have = set(parts.array_keys())
-    frame = pd.DataFrame({"part": idx, "glacier_id": gid[idx],
-                          **{c: (np.asarray(parts[c][...])[idx] if c in have else np.full(len(idx), np.nan))
-                             for c in ("tile", "year", "gap", *numbers)}})
+    if tiles is not None:  # the rows of these tiles' parts only
+        idx = pointed
+        gid = tables.text(parts["glacier_id"].oindex[idx])
+        keep = np.isin(gid, list(glacier_ids)) if glacier_ids is not None else np.ones(len(idx), bool)
+        idx, gid = idx[keep], gid[keep]
+        columns = {c: (np.asarray(parts[c].oindex[idx]) if c in have else np.full(len(idx), np.nan))
+                   for c in ("tile", "year", "gap", *numbers)}
+    else:
+        live = np.zeros(tables.size(parts, "part"), dtype=bool)
+        live[pointed] = True
+        gid = tables.text(parts["glacier_id"][...])
+        idx = np.flatnonzero(live & (np.isin(gid, list(glacier_ids)) if glacier_ids is not None else True))
+        gid = gid[idx]
+        columns = {c: (np.asarray(parts[c][...])[idx] if c in have else np.full(len(idx), np.nan))
+                   for c in ("tile", "year", "gap", *numbers)}
+    frame = pd.DataFrame({"part": idx, "glacier_id": gid, **columns})
     return frame.merge(recs[["tile", "year", "model_hash", "sensors"]], on=["tile", "year"], how="left")
 
 

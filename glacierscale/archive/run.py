@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from glacierscale.archive import staged
-from glacierscale.archive.commit import Key, loader_from, open_root, tile_records, write_products
+from glacierscale.archive.commit import Key, loader_from, open_root, records_at, tile_index, tile_records, write_products
 from glacierscale.archive.glaciers import append_run, runs, update_glaciers
 from glacierscale.archive.lock import write_lock
 from glacierscale.archive.repo import check_layout, open_repository
@@ -77,9 +77,19 @@ class ArchiveRun:
         self.lock_timeout = lock_timeout
         self.branch = f"run-{run_id}"
         self._repo: Any = None
+        # unit_id → tile position on the run branch as of snapshot ``_index_tip`` (driver side): a checkpoint
+        # reads and writes only its batch's records, not the archive's whole tile table
+        self._index: dict[str, int] | None = None
+        self._index_tip: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_repo": None, "plan": None}
+        return {**self.__dict__, "_repo": None, "plan": None, "_index": None, "_index_tip": None}
+
+    def _tile_index(self, tip: str, root: Any) -> dict[str, int]:
+        """Return the branch's unit → tile index: kept from the last checkpoint, read whole if the tip moved."""
+        if self._index is None or self._index_tip != tip:
+            self._index, self._index_tip = tile_index(root), tip
+        return self._index
 
     @property
     def repo(self) -> Any:
@@ -112,17 +122,25 @@ class ArchiveRun:
             base = meta.get("base", tip) if meta.get("kind") == "checkpoint" else tip
             session = self.repo.writable_session(self.branch)
             root = open_root(session.store)
-            have = _records(root)
+            index = self._tile_index(tip, root)
             by_key = {(i.unit_id, i.year): i for i in items}
+            have = records_at(root, sorted(by_key), index)
             keys = [k for k in sorted(by_key) if not self._same(have.get(k), by_key[k])]
             if not keys:
                 return None
             t0 = time.perf_counter()
-            n = write_products(root, keys, lambda k: staged.read_product(by_key[k].location), self.run_id)
-            snap = session.commit(f"run {self.run_id}: checkpoint of {n} items",
-                                  metadata={"glacierscale_run": self.run_id, "kind": "checkpoint", "base": base,
-                                            "items": n, "seconds": round(time.perf_counter() - t0, 3)})
-            return str(snap)
+            try:
+                n = write_products(root, keys, lambda k: staged.read_product(by_key[k].location), self.run_id,
+                                   index)
+                snap = str(session.commit(f"run {self.run_id}: checkpoint of {n} items",
+                                          metadata={"glacierscale_run": self.run_id, "kind": "checkpoint",
+                                                    "base": base, "items": n,
+                                                    "seconds": round(time.perf_counter() - t0, 3)}))
+            except BaseException:
+                self._index = None  # it may hold tiles this failed commit never wrote
+                raise
+            self._index_tip = snap
+            return snap
 
     def _same(self, rec: TileRecord | None, item: StagedItem) -> bool:
         """Return whether this run already checkpointed ``item`` with the same result."""
@@ -234,8 +252,9 @@ class ArchiveRun:
             session = self.repo.writable_session("main")
             root = open_root(session.store)
             load = loader_from(src_root)
+            index = tile_index(root)
             for i in range(0, len(keys), REPLAY_BATCH):
-                write_products(root, keys[i:i + REPLAY_BATCH], load, self.run_id)
+                write_products(root, keys[i:i + REPLAY_BATCH], load, self.run_id, index)
             self._records_for(root, keys, base, source, summary)
             try:
                 snap = str(session.commit(f"run {self.run_id}: publish (replayed onto {main[:8]})",

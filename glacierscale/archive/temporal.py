@@ -24,6 +24,7 @@ from glacierscale.reduce.temporal import TemporalOptions, glacier_years, tile_se
 # part column ← GlacierYear field
 WKB_BATCH = 256  # tiles whose polygons are read together
 PREFETCH = 4  # tiles whose rasters are being read while one is computed
+CHUNK_TILES = 1024  # tiles re-estimated (records, parts, polygons read; estimates written) together
 ESTIMATES = {"est_area_km2": "area_km2", "filled_km2": "filled_km2", "filled_nearby_km2": "filled_nearby_km2",
              "filtered_km2": "filtered_km2", "est_perimeter_km": "perimeter_km", "model_var_km4": "model_var_km4"}
 
@@ -83,28 +84,43 @@ class _Zone:
                    {int(v): i for i, v in enumerate(group["year"][...])})
 
 
-def reestimate(root: Any, tiles: list[int], options: TemporalOptions) -> pd.DataFrame:
+def reestimate(root: Any, tiles: list[int], options: TemporalOptions, *, chunk_tiles: int = CHUNK_TILES
+               ) -> pd.DataFrame:
     """Write the estimate columns of the live parts of ``tiles`` (all years); return their (glacier_id, year).
 
-    Tiles are processed one at a time (their polygons read in batches of ``WKB_BATCH`` tiles); the estimates are
-    written once per column at the end, so each chunk of the parts table is rewritten once.
+    Tiles are processed ``chunk_tiles`` at a time: a chunk's tile records, parts and polygons are read (only
+    their rows), its tiles computed one at a time, its estimates written, then it is dropped, so memory is
+    bounded by the chunk, not by the run. A tile's estimates depend on that tile alone: any chunking gives the
+    same values.
     """
+    parts_group = tables.open_table(root, "parts", {**tables.PARTS, **tables.PART_ESTIMATES}, create=True)
+    order = sorted({int(t) for t in tiles})
+    zones: dict[int, _Zone] = {}
+    pairs: list[pd.DataFrame] = []
+    for c in range(0, len(order), max(1, chunk_tiles)):
+        got = _reestimate_chunk(root, parts_group, order[c:c + max(1, chunk_tiles)], zones, options)
+        if got is not None:
+            pairs.append(got)
+    if not pairs:
+        return pd.DataFrame(columns=["glacier_id", "year"])
+    return pd.concat(pairs, ignore_index=True).drop_duplicates()
+
+
+def _reestimate_chunk(root: Any, parts_group: Any, chunk: list[int], zones: dict[int, _Zone],
+                      options: TemporalOptions) -> pd.DataFrame | None:
+    """Re-estimate the tiles ``chunk`` (sorted) and write their parts' estimates; return their (glacier_id, year)."""
     import rasterio
 
     from glacierscale.archive.export import part_wkb
     from glacierscale.archive.glaciers import live_parts
 
-    parts_group = tables.open_table(root, "parts", {**tables.PARTS, **tables.PART_ESTIMATES}, create=True)
-    recs = tile_records(root, ("status",))
-    recs = recs[recs["tile"].isin(tiles)]
-    parts = live_parts(root)
-    parts = parts[parts["tile"].isin(tiles)]
+    recs = tile_records(root, ("status",), chunk)
+    parts = live_parts(root, tiles=chunk)
     if recs.empty or parts.empty:
-        return pd.DataFrame(columns=["glacier_id", "year"])
-    glacier_ids = tables.text(root["tiles"]["glacier_ids"][...])
-    zones: dict[int, _Zone] = {}
+        return None
+    glacier_ids = dict(zip(chunk, tables.text(root["tiles"]["glacier_ids"].oindex[np.asarray(chunk)]), strict=True))
     by_tile = dict(list(parts.groupby("tile")))
-    recs_by_tile = dict(list(recs.groupby("tile")))
+    recs_by_tile = {t: r.sort_values("year") for t, r in recs.groupby("tile")}
     order = sorted(by_tile)
     idx: list[np.ndarray] = []
     cols: dict[str, list[np.ndarray]] = {c: [] for c in (*ESTIMATES, "est_boundary_km2")}
@@ -119,7 +135,7 @@ def reestimate(root: Any, tiles: list[int], options: TemporalOptions) -> pd.Data
                 zones[epsg] = _Zone.open(root, epsg)
 
         def read(tile: int) -> tuple[np.ndarray, np.ndarray]:
-            recs_t = recs_by_tile[tile].sort_values("year")
+            recs_t = recs_by_tile[tile]
             return _read(str(recs_t["unit_id"].iloc[0]), recs_t, zones)
 
         # the chunk reads of the next tiles overlap the computation of this one (zarr waits, the GIL is free);
@@ -130,7 +146,7 @@ def reestimate(root: Any, tiles: list[int], options: TemporalOptions) -> pd.Data
                 if k + PREFETCH < len(batch):
                     pending[batch[k + PREFETCH]] = pool.submit(read, batch[k + PREFETCH])
                 classes, prob = pending.pop(tile).result()
-                recs_t = recs_by_tile[tile].sort_values("year")
+                recs_t = recs_by_tile[tile]
                 got = _tile(str(recs_t["unit_id"].iloc[0]), str(glacier_ids[int(tile)]), recs_t, by_tile[tile], wkb,
                             classes, prob, options)
                 idx.append(got[0])
