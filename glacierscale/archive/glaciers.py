@@ -39,21 +39,16 @@ def live_parts(root: Any, glacier_ids: set[str] | None = None, *, tiles: list[in
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     pointed = np.unique(np.repeat(starts, counts) + offsets)  # sorted part indices the records point at
     have = set(parts.array_keys())
-    if tiles is not None:  # the rows of these tiles' parts only
-        idx = pointed
-        gid = tables.text(parts["glacier_id"].oindex[idx])
-        keep = np.isin(gid, list(glacier_ids)) if glacier_ids is not None else np.ones(len(idx), bool)
-        idx, gid = idx[keep], gid[keep]
-        columns = {c: (np.asarray(parts[c].oindex[idx]) if c in have else np.full(len(idx), np.nan))
-                   for c in ("tile", "year", "gap", *numbers)}
-    else:
-        live = np.zeros(tables.size(parts, "part"), dtype=bool)
-        live[pointed] = True
-        gid = tables.text(parts["glacier_id"][...])
-        idx = np.flatnonzero(live & (np.isin(gid, list(glacier_ids)) if glacier_ids is not None else True))
-        gid = gid[idx]
-        columns = {c: (np.asarray(parts[c][...])[idx] if c in have else np.full(len(idx), np.nan))
-                   for c in ("tile", "year", "gap", *numbers)}
+
+    def take(name: str, rows: np.ndarray) -> np.ndarray:
+        """The rows of one parts column: only those rows for some tiles, else the column read whole."""
+        arr = parts[name]
+        return np.asarray(arr.oindex[rows]) if tiles is not None else np.asarray(arr[...])[rows]
+
+    gid = tables.text(take("glacier_id", pointed))
+    keep = np.isin(gid, list(glacier_ids)) if glacier_ids is not None else np.ones(len(pointed), bool)
+    idx, gid = pointed[keep], gid[keep]
+    columns = {c: take(c, idx) if c in have else np.full(len(idx), np.nan) for c in ("tile", "year", "gap", *numbers)}
     frame = pd.DataFrame({"part": idx, "glacier_id": gid, **columns})
     return frame.merge(recs[["tile", "year", "model_hash", "sensors"]], on=["tile", "year"], how="left")
 

@@ -97,8 +97,9 @@ def reestimate(root: Any, tiles: list[int], options: TemporalOptions, *, chunk_t
     order = sorted({int(t) for t in tiles})
     zones: dict[int, _Zone] = {}
     pairs: list[pd.DataFrame] = []
-    for c in range(0, len(order), max(1, chunk_tiles)):
-        got = _reestimate_chunk(root, parts_group, order[c:c + max(1, chunk_tiles)], zones, options)
+    step = max(1, chunk_tiles)
+    for c in range(0, len(order), step):
+        got = _reestimate_chunk(root, parts_group, order[c:c + step], zones, options)
         if got is not None:
             pairs.append(got)
     if not pairs:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from glacierscale.model.checkpoint import NODATA_CLASS
+from glacierscale.classes import NODATA_CLASS
 
 __all__ = ["THRESHOLDS", "RatioBaseline"]
 # the grid searched for the tuned threshold: 1 to 64, 8 steps per doubling (snow's ratio is 20-60, clean ice's

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import psutil
 import pytest
-from run_helpers import standin_config
+from run_helpers import standin_config, start_standin_run, wait_committed
 
 from glacierscale.archive import open_archive
 from glacierscale.errors import ArchiveError
+from glacierscale.pipeline.context import plan_run
 from glacierscale.pipeline.ledger import ledger_path, read_ledger
 from glacierscale.pipeline.run import run_id_of, run_pipeline
 from glacierscale.pipeline.standins import StandinFactory
@@ -23,45 +21,16 @@ from glacierscale.pipeline.standins import StandinFactory
 pytestmark = [pytest.mark.usefixtures("local_ray"), pytest.mark.slow]
 CLOUDY = frozenset({"32632_20m_32_45_3"})
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {helpers!r})
-from pathlib import Path
-from run_helpers import standin_config
-from glacierscale.pipeline.run import run_pipeline
-from glacierscale.pipeline.standins import StandinFactory
-cfg = standin_config(Path({tmp!r}), 12)
-try:
-    run_pipeline(cfg, progress=False, stages=StandinFactory(cloud_units=frozenset({cloudy!r}), delay_s=0.3))
-except KeyboardInterrupt:  # what `glacierscale run` does with it (cli/__init__.py)
-    print("interrupted", flush=True)
-    sys.exit(130)
-"""
-
-
-def _table(archive: str) -> pd.DataFrame:
-    return open_archive(archive).table().sort_values(["glacier_id", "year"]).reset_index(drop=True)[
-        ["glacier_id", "year", "area_km2", "quality"]]
-
 
 def test_ctrl_c_stops_the_run_keeps_its_items_and_a_rerun_resumes(tmp_path: Path) -> None:
     cfg = standin_config(tmp_path, 12)
-    units = __import__("glacierscale.pipeline.context", fromlist=["plan_run"]).plan_run(cfg)[1]
+    units = plan_run(cfg)[1]
     ledger = ledger_path(cfg.resolved_state_dir(), run_id_of(cfg, units, cfg.years, "run"))
-    code = SCRIPT.format(helpers=str(Path(__file__).parent), tmp=str(tmp_path), cloudy=sorted(CLOUDY))
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    env.pop("RAY_ADDRESS", None)
-    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start_standin_run(tmp_path, CLOUDY, capture=True)
     group = proc.pid
     committed = 0
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and proc.poll() is None:
-            committed = sum(r.status in ("done", "gap") for r in read_ledger(ledger).values())
-            if committed >= 6:
-                break
-            time.sleep(0.1)
+        committed = wait_committed(ledger, proc, 6)
         os.killpg(group, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole foreground group
         t0 = time.monotonic()
         out, _ = proc.communicate(timeout=60)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
-from run_helpers import standin_config
+from run_helpers import standin_config, start_standin_run, wait_committed
 
 from glacierscale.archive import open_archive
 from glacierscale.errors import ArchiveError
@@ -75,35 +73,13 @@ def test_a_killed_inference_actor_is_restarted_and_the_run_completes(tmp_path: P
     pd.testing.assert_frame_equal(_table(cfg.archive), reference)
 
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {helpers!r})
-from pathlib import Path
-from run_helpers import standin_config
-from glacierscale.pipeline.run import run_pipeline
-from glacierscale.pipeline.standins import StandinFactory
-cfg = standin_config(Path({tmp!r}), 12)
-run_pipeline(cfg, progress=False, stages=StandinFactory(cloud_units=frozenset({cloudy!r}), delay_s=0.3))
-"""
-
-
 def test_a_killed_driver_resumes_where_it_stopped(tmp_path: Path, reference: pd.DataFrame) -> None:
     cfg = standin_config(tmp_path, 12)
     ledger = ledger_path(cfg.resolved_state_dir(), run_id_of(cfg, _units(cfg), cfg.years, "run"))
-    code = SCRIPT.format(helpers=str(Path(__file__).parent), tmp=str(tmp_path), cloudy=sorted(CLOUDY))
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    env.pop("RAY_ADDRESS", None)
-    # its own session: the kill takes the driver and the Ray it started, and nothing else
-    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_standin_run(tmp_path, CLOUDY)  # its own session: the kill takes the driver and its Ray only
     committed = 0
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and proc.poll() is None:
-            committed = sum(r.status in ("done", "gap") for r in read_ledger(ledger).values())
-            if committed >= 8:
-                break
-            time.sleep(0.1)
+        committed = wait_committed(ledger, proc, 8)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
