@@ -78,6 +78,9 @@ def tile_centre(lon: float, lat: float, span: float = 7680.0) -> tuple[float, fl
 def simulate(name: str, out: Path) -> float:
     """Simulate one test region into ``out`` unless it is there; return the seconds spent."""
     if (out / "simulation.json").is_file():
+        from glacierscale.simulate.scene import refresh_truth
+
+        refresh_truth(out)  # a set simulated before the water class gains it (truth only, scenes unchanged)
         return 0.0
     r = REGIONS[name]
     cmd = [sys.executable, "-m", "glacierscale", "simulate", "--out", str(out), "--years", "2021:2023",
@@ -125,12 +128,14 @@ def main() -> None:
         if not args.json:
             iou, abl = res["iou"], res.get("ablation", {})
             debris = f"{iou['debris']:.3f}" if res["truth_pixels"][name]["debris"] else "n/a"
-            line = (f"{name:14} glacier {iou['glacier']:.3f} clean {iou['clean']:.3f} debris {debris} "
+            water = f"{iou['water']:.3f}" if res["truth_pixels"][name].get("water") else "n/a"
+            line = (f"{name:14} glacier {iou['glacier']:.3f} clean {iou['clean']:.3f} debris {debris} water {water} "
                     f"ECE {res['ece']['before']:.4f}→{res['ece']['after']:.4f}")
             if abl:
                 line += (f" | optical: glacier {abl['optical']['glacier']:.3f} debris {abl['optical']['debris']:.3f}"
                          f" | -sar {abl['all-minus-sar']['glacier']:.3f} -thermal "
                          f"{abl['all-minus-thermal']['glacier']:.3f} -dem {abl['all-minus-dem']['glacier']:.3f}"
+                         f" | no-optical {abl['no-optical']['glacier']:.3f}"
                          f" | optical ×0.7 {abl['optical×0.7']['glacier']:.3f} ×1.3 {abl['optical×1.3']['glacier']:.3f}")
             ratio = res["band_ratio"][name]
             line += (f" | red/SWIR1 > {ratio['threshold']:.2f} (tuned): glacier {ratio['glacier']:.3f}"

@@ -1,4 +1,7 @@
-"""Export archive contents: glacier outlines per glacier × year (GeoParquet/GeoPackage), COGs per zone-year."""
+"""Export archive contents: glacier outlines per glacier × year (GeoParquet/GeoPackage), COGs per zone-year.
+
+Calving fronts are exported by :mod:`glacierscale.archive.fronts`.
+"""
 
 from __future__ import annotations
 
@@ -138,15 +141,6 @@ def write_outlines(archive: ChangeArchive, path: str | Path, *, years: tuple[int
     else:
         gdf.to_file(path, driver="GPKG", layer="outlines")
     return len(gdf)
-
-
-def write_fronts(archive: ChangeArchive, path: str | Path) -> int:
-    """Write calving-front lines; the archive holds none until runs map water (see ``reduce.fronts``)."""
-    if "fronts" not in archive.root:
-        raise ArchiveError(f"no calving fronts in this archive ({archive.location}): a front is the ice/water line, "
-                           "and the model maps no water class yet (glacierscale.reduce.fronts extracts fronts from "
-                           "ice and water masks; docs/products.md)")
-    raise ArchiveError(f"archive {archive.location} has a 'fronts' group this glacierscale cannot read")
 
 
 def write_rasters(archive: ChangeArchive, folder: str | Path, *, years: tuple[int, int] | None = None,

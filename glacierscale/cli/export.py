@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--outlines", metavar="FILE", help="FILE.parquet (GeoParquet) or FILE.gpkg: one polygon per "
                       "glacier × year, RGI 7 field names (rgi_id, glims_id, src_date, area_km2) + area_unc_km2, "
                       "observed_fraction")
-    what.add_argument("--fronts", metavar="FILE", help="calving-front lines (when the reducers make them)")
+    what.add_argument("--fronts", metavar="FILE", help="FILE.parquet or FILE.gpkg: the calving front of each lake- or "
+                      "marine-terminating glacier × year (ice/water line of the mapped water class), its length, "
+                      "position along flow (box method) and retreat ± uncertainty in m")
     what.add_argument("--rasters", metavar="DIR", help="COGs per zone × year × 32×32-tile window: classes, glacier_probability")
     p.add_argument("--years", type=_years, metavar="FIRST:LAST", help="years to export (default: all)")
     p.add_argument("--bbox", type=parse_bbox, metavar="W,S,E,N", help="WGS84 box (glacier centroids for outlines, "
@@ -46,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
         n = export.write_outlines(archive, args.outlines, years=args.years, bbox=args.bbox)
         print(f"{n} outlines (glacier × year) written to {args.outlines}", file=sys.stderr)
     elif args.fronts:
-        export.write_fronts(archive, args.fronts)
+        from glacierscale.archive.fronts import write_fronts
+
+        n = write_fronts(archive, args.fronts, years=args.years, bbox=args.bbox)
+        print(f"{n} calving fronts (glacier × year) written to {args.fronts}", file=sys.stderr)
     else:
         paths = export.write_rasters(archive, args.rasters, years=args.years, bbox=args.bbox)
         print(f"{len(paths)} COGs written to {args.rasters}", file=sys.stderr)

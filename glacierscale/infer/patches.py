@@ -13,7 +13,7 @@ import numpy as np
 
 from glacierscale.errors import CheckpointMismatchError, InputError
 from glacierscale.infer.options import InferOptions, forward_fn
-from glacierscale.model.bands import required_indices
+from glacierscale.model.bands import optional_optical_indices, required_indices
 from glacierscale.model.checkpoint import NODATA_CLASS, Checkpoint
 
 
@@ -61,8 +61,17 @@ def select_bands(ckpt: Checkpoint, cube: np.ndarray, cube_bands: list[str]) -> n
     return out
 
 
-def valid_pixels(ckpt: Checkpoint, data: np.ndarray) -> np.ndarray:
-    """Return (y, x) True where the checkpoint can map a pixel: every required (optical) band is finite."""
+def valid_pixels(ckpt: Checkpoint, data: np.ndarray, *, optical_required: bool = True) -> np.ndarray:
+    """Return (y, x) True where the checkpoint can map a pixel: every required (optical) band is finite.
+
+    With ``optical_required=False`` and a checkpoint trained to map without optical data
+    (``ckpt.optical_optional``), a pixel with every band of either imaging group (optical or SAR) finite counts.
+    """
+    if not optical_required and ckpt.optical_optional:
+        ok = np.zeros(data.shape[1:], dtype=bool)
+        for idx in optional_optical_indices(ckpt.bands):
+            ok |= np.isfinite(data[idx]).all(axis=0)
+        return ok
     return np.asarray(np.isfinite(data[required_indices(ckpt.bands)]).all(axis=0))
 
 

@@ -60,6 +60,16 @@ class Checkpoint:
         return int(value) if value is not None else None
 
     @property
+    def relative_elevation(self) -> bool:
+        """Whether the model reads elevation relative to the tile's median (model/bands.py)."""
+        return bool(self.config.get("relative_elevation", False))
+
+    @property
+    def optical_optional(self) -> bool:
+        """Whether the model was trained to map pixels without optical data (cloud-shaped optical gaps)."""
+        return "optical" in self.optional_groups
+
+    @property
     def temperature(self) -> float:
         """The calibration temperature (1.0 for an uncalibrated checkpoint)."""
         return float(self.config.get("calibration", {}).get("temperature", 1.0))
@@ -69,6 +79,10 @@ class Checkpoint:
 
         With ``keep_nan`` missing values (NaN, ±inf) stay NaN, for a model that masks missing inputs itself.
         """
+        if self.relative_elevation:
+            from glacierscale.model.bands import relative_elevation
+
+            cube = relative_elevation(cube, self.bands)
         out = ((cube - self.mean[:, None, None]) / self.std[:, None, None]).astype(np.float32)
         if keep_nan:
             out[~np.isfinite(out)] = np.nan
@@ -96,12 +110,14 @@ def sha256_file(path: Path) -> str:
 
 def save_checkpoint(path: Path, model: Any, bands: list[str], mean: np.ndarray, std: np.ndarray,
                     training: dict[str, Any], data_hash: str, *, optional_groups: list[str] | None = None,
-                    resolution_m: float | None = None, patch_size: int | None = None) -> str:
+                    resolution_m: float | None = None, patch_size: int | None = None,
+                    relative_elevation: bool = False) -> str:
     """Write a checkpoint directory; return the model hash.
 
     ``optional_groups`` names the sensor groups the model was trained to run without (their bands may be
     absent from a cube, or all-NaN); ``resolution_m`` and ``patch_size`` record the training grid and patch
-    (taken from ``training`` when not given), which :func:`check_resolution` holds runs to.
+    (taken from ``training`` when not given), which :func:`check_resolution` holds runs to;
+    ``relative_elevation`` says the model reads elevation relative to the tile's median (``normalise`` applies it).
     """
     from safetensors.torch import save_file
 
@@ -116,7 +132,8 @@ def save_checkpoint(path: Path, model: Any, bands: list[str], mean: np.ndarray, 
         "architecture": {"name": "vitunet", **model.spec.to_dict()},
         "bands": bands, "groups": bands_by_group(bands), "optional_groups": list(optional_groups or []),
         "normalisation": {"mean": mean.tolist(), "std": std.tolist()},
-        "classes": list(CLASSES), "nodata_class": NODATA_CLASS,
+        "classes": list(CLASSES[:model.spec.n_classes]), "nodata_class": NODATA_CLASS,
+        "relative_elevation": bool(relative_elevation),
         "training": training, "data_hash": data_hash, "model_hash": model_hash,
     }
     res = resolution_m if resolution_m is not None else training.get("resolution")
@@ -171,7 +188,7 @@ def load_checkpoint(location: str | Path) -> Checkpoint:
     except RuntimeError as err:
         raise CheckpointError(f"checkpoint {path}/{WEIGHTS} does not fit its architecture: {err}") from None
     model.eval()
-    return Checkpoint(path, model, bands, mean, std, list(config.get("classes", CLASSES)),
+    return Checkpoint(path, model, bands, mean, std, list(config.get("classes", CLASSES[:spec.n_classes])),
                       str(config.get("model_hash", "")), config)
 
 

@@ -143,10 +143,20 @@ class Region:
         left, top = self.transform.c, self.transform.f
         return (left, top + h * self.transform.e, left + w * self.transform.a, top)
 
+    def water(self, year: int) -> np.ndarray:
+        """Return the open water of a year off the glaciers: proglacial lakes and the sea (ice mélange included)."""
+        out = np.zeros(self.shape, dtype=bool)
+        for layer in (self.lakes, self.sea):
+            if year in layer:
+                out |= layer[year]
+        return out & ~self.masks[year][0]
+
     def truth_classes(self, year: int) -> np.ndarray:
-        """Return the truth raster of a year: 0 background, 1 clean ice/snow, 2 debris-covered ice, 255 no data."""
+        """Return the truth raster of a year: 0 background, 1 clean ice/snow, 2 debris-covered ice, 3 water
+        (lakes, sea, mélange), 255 no data."""
         glacier, debris = self.masks[year]
         out = np.zeros(self.shape, dtype=np.uint8)
+        out[self.water(year)] = 3
         out[glacier] = 1
         out[glacier & debris] = 2
         if self.valid is not None:

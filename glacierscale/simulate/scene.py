@@ -14,7 +14,7 @@ from rich.progress import Progress
 
 from glacierscale.simulate import copdem, landsat, sentinel1, sentinel2, stac
 from glacierscale.simulate.region import RegionSpec, build_region
-from glacierscale.simulate.truth import INVENTORY_FILE, TRUTH_OUTLINES_FILE, write_inventory, write_truth
+from glacierscale.simulate.truth import INVENTORY_FILE, TRUTH_OUTLINES_FILE, TRUTH_VERSION, write_inventory, write_truth
 
 SENSORS = ("s2", "s1", "dem")  # the default set (what the demo and training use)
 ALL_SENSORS = ("s2", "s1", "landsat", "dem")
@@ -130,7 +130,34 @@ def simulate(spec: RegionSpec, out: Path, sensors: tuple[str, ...] = SENSORS, pr
                                                           min(dates), max(dates)), its)
         folders[coll] = out / coll
     meta = {**asdict(spec), "years": list(region.years), "epsg": region.epsg, "bounds": region.bounds,
-            "sensors": list(sensors), "physics": region.physics, "ela_m_used": round(region.ela_m, 1)}
+            "sensors": list(sensors), "physics": region.physics, "ela_m_used": round(region.ela_m, 1),
+            "truth_version": TRUTH_VERSION}
     (out / "simulation.json").write_text(json.dumps(meta, indent=1))
     return SceneSet(root=out, collections=folders, inventory=inventory, truth_outlines=truth,
                     years=tuple(region.years), epsg=region.epsg)
+
+
+def refresh_truth(root: Path, spec: RegionSpec | None = None) -> bool:
+    """Rewrite the truth of a scene set written by an older truth version; return whether it was rewritten.
+
+    The region is rebuilt from ``spec`` (default: the spec recorded in ``simulation.json``; same seed, same
+    region) and only its truth rasters and outlines are written again, so scene sets cached by training and
+    benchmarks gain the water class without simulating their scenes again. ``simulation.json`` then records
+    the new version (which also invalidates cubes cached from it).
+    """
+    from dataclasses import fields
+
+    meta_path = Path(root) / "simulation.json"
+    meta = json.loads(meta_path.read_text())
+    if meta.get("truth_version") == TRUTH_VERSION:
+        return False
+    if spec is None:
+        kwargs = {f.name: meta[f.name] for f in fields(RegionSpec) if f.name in meta}
+        for key in ("years", "outlines", "dates", "bbox"):
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = tuple(kwargs[key])
+        spec = RegionSpec(**kwargs)
+    write_truth(build_region(spec), Path(root), tuple(meta.get("sensors", SENSORS)))
+    meta["truth_version"] = TRUTH_VERSION
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return True

@@ -1,7 +1,9 @@
 """Truth written with every scene set: class rasters per year on each sensor grid, outlines, calving fronts.
 
-Class rasters: 0 background, 1 clean ice/snow on glacier, 2 debris-covered ice, 255 no data (outside the
-DEM's data or the region). They are the direct rasterisation (pixel centres) of the truth outlines:
+Class rasters: 0 background, 1 clean ice/snow on glacier, 2 debris-covered ice, 3 open water off the glaciers
+(proglacial lakes, the sea with its ice mélange), 255 no data (outside the DEM's data or the region). Glacier
+classes are the direct rasterisation (pixel centres) of the truth outlines; water is the simulator's lake and
+sea mask (majority on coarser grids):
 
 - ``truth/truth_classes_{year}.tif``: the 10 m Sentinel-2 grid (also the Sentinel-1 RTC grid; a copy is
   written as ``truth_classes_{year}_s1.tif`` when Sentinel-1 is simulated);
@@ -29,6 +31,7 @@ from rasterio.warp import Resampling, reproject
 from glacierscale.simulate import stac
 from glacierscale.simulate.region import TRUTH_NODATA, Region
 
+TRUTH_VERSION = 2  # 2: water is class 3 (1: lakes and sea were background); recorded in simulation.json
 INVENTORY_FILE = "inventory.gpkg"
 TRUTH_OUTLINES_FILE = "truth/truth_outlines.gpkg"
 TRUTH_FRONTS_FILE = "truth/truth_calving_fronts.gpkg"
@@ -49,6 +52,12 @@ def classes_on_grid(region: Region, year: int, transform: Affine, shape: tuple[i
     glacier = burn(list(region.outlines[year].values()))
     debris = burn(list(region.debris[year].values()))
     out = np.where(glacier, np.where(debris, 2, 1), 0).astype(np.uint8)
+    water = region.water(year)
+    if water.any():
+        share = np.zeros(shape, dtype=np.float32)
+        reproject(water.astype(np.float32), share, src_transform=region.transform, src_crs=region.crs,
+                  dst_transform=transform, dst_crs=crs, resampling=Resampling.average, src_nodata=None, dst_nodata=0)
+        out[(share >= 0.5) & ~glacier] = 3
     valid = region.valid if region.valid is not None else np.ones(region.shape, dtype=bool)
     cover = np.zeros(shape, dtype=np.float32)
     reproject(valid.astype(np.float32), cover, src_transform=region.transform, src_crs=region.crs,

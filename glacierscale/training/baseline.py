@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from glacierscale.classes import NODATA_CLASS
+from glacierscale.classes import NODATA_CLASS, is_glacier
 
 __all__ = ["THRESHOLDS", "RatioBaseline"]
 # the grid searched for the tuned threshold: 1 to 64, 8 steps per doubling (snow's ratio is 20-60, clean ice's
@@ -33,7 +33,7 @@ class RatioBaseline:
         ok = valid & (truth != NODATA_CLASS) & np.isfinite(red) & np.isfinite(swir1)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(swir1[ok] > 0, red[ok] / swir1[ok], np.inf)  # SWIR1 of 0: snow, ice, glacier
-        ice = truth[ok] > 0
+        ice = is_glacier(truth[ok])
         for k, t in enumerate(self.thresholds):
             pred = ratio > t
             self.inter[k] += int(np.logical_and(pred, ice).sum())

@@ -18,6 +18,7 @@ from glacierscale.cube.build import build_unit
 from glacierscale.inventory.units import plan_units, read_inventory
 from glacierscale.model.checkpoint import NODATA_CLASS
 from glacierscale.simulate import RegionSpec, simulate
+from glacierscale.simulate.scene import refresh_truth
 
 CACHE_VERSION = 2  # bump when scene_samples changes what it returns
 
@@ -60,6 +61,7 @@ def region_samples(spec: RegionSpec, workdir: Path, years: list[int], resolution
             shutil.rmtree(scenes)  # simulated from another spec: start again
     if not meta.is_file():
         simulate(spec, scenes, sensors=sensors, progress=False)
+    refresh_truth(scenes, spec)  # scenes simulated before the water class gain it (truth only)
     return cached_samples(scenes, years, resolution, tile_size, name=spec.name)
 
 

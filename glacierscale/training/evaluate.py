@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from glacierscale.classes import WATER, is_glacier
 from glacierscale.errors import InputError
 from glacierscale.model.bands import GROUPS
 from glacierscale.model.checkpoint import NODATA_CLASS, Checkpoint, load_checkpoint
@@ -27,6 +28,8 @@ ABLATIONS = {
     "all-minus-sar": ("optical", "dem", "thermal"),
     "all-minus-thermal": ("optical", "dem", "sar"),
     "all-minus-dem": ("optical", "sar", "thermal"),
+    # every pixel under cloud: SAR + DEM + thermal only (checkpoints trained with optical gaps; others map nothing)
+    "no-optical": ("sar", "dem", "thermal"),
 }
 # the brightness part of the shortcut audit: every optical band scaled alike (a brighter or darker scene)
 BRIGHTNESS = {"optical×0.7": 0.7, "optical×1.3": 1.3}
@@ -53,8 +56,9 @@ class IoUCounter:
     def add(self, pred: np.ndarray, truth: np.ndarray) -> None:
         ok = truth != NODATA_CLASS
         p, t = pred[ok], truth[ok]
-        for name, (a, b) in {"glacier": (p > 0, t > 0), "clean": (p == 1, t == 1), "debris": (p == 2, t == 2),
-                             "background": (p == 0, t == 0)}.items():
+        for name, (a, b) in {"glacier": (is_glacier(p), is_glacier(t)), "clean": (p == 1, t == 1),
+                             "debris": (p == 2, t == 2), "background": (p == 0, t == 0),
+                             "water": (p == WATER, t == WATER)}.items():
             self.inter[name] = self.inter.get(name, 0) + int(np.logical_and(a, b).sum())
             self.union[name] = self.union.get(name, 0) + int(np.logical_or(a, b).sum())
             self.truth[name] = self.truth.get(name, 0) + int(b.sum())
@@ -113,14 +117,17 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
             ratios.setdefault(folder.name, RatioBaseline()).add(s.data[red], s.data[swir1], s.labels, valid)
             ok = valid & (s.labels != NODATA_CLASS)
             n_px += int(ok.sum())
-            truths.append(s.labels[ok] > 0)
-            probs_before.append(1 - softmax(logits, 1.0)[0][ok])
-            probs_after.append(1 - softmax(logits, ckpt.temperature)[0][ok])
+            truths.append(is_glacier(s.labels[ok]))
+            probs_before.append(glacier_probability(softmax(logits, 1.0))[ok])
+            probs_after.append(glacier_probability(softmax(logits, ckpt.temperature))[ok])
             for other, count in zip(others, other_counts, strict=True):
                 count.add(classify(predict_probabilities(other, select_bands(other, s.data, names)), valid), s.labels)
             for key, groups in ABLATIONS.items() if ablation else ():
                 part = select_bands(ckpt, _withhold(s.data, names, groups), names)
-                ablations[key].add(classify(predict_probabilities(ckpt, part), valid), s.labels)
+                # the same pixels as every other entry (those with optical data in the full cube), mapped from
+                # what the ablation leaves; a checkpoint that requires optical data maps none of them
+                usable = valid & valid_pixels(ckpt, part, optical_required="optical" in groups)
+                ablations[key].add(classify(predict_probabilities(ckpt, part), usable), s.labels)
             for key, gain in BRIGHTNESS.items() if ablation else ():
                 scaled = s.data.copy()
                 scaled[optical] *= gain
@@ -140,7 +147,7 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
             "checkpoint": str(o.path), "model_hash": o.model_hash, **c.result()} for o, c in zip(others, other_counts,
                                                                                                  strict=True)}
     if ablation:
-        out["ablation"] = {k: {m: c.result()[m] for m in ("glacier", "debris")} for k, c in ablations.items()}
+        out["ablation"] = {k: {m: c.result()[m] for m in ("glacier", "debris", "water")} for k, c in ablations.items()}
         out["ablation_note"] = ("optical×G: every optical band scaled by G (scene brightness); "
                                 "bands of withheld groups are set missing; groups the checkpoint was not trained "
                                 f"with have no effect (checkpoint bands: {', '.join(ckpt.bands)})")
@@ -173,11 +180,17 @@ def calibrate(checkpoint: str | Path, scenes: list[Path], *, tile_size: int = 38
         labels_all.append(s.labels[ok].astype(np.int64))
     logits, labels = np.concatenate(logits_all), np.concatenate(labels_all)
     t = fit_temperature(logits, labels)
-    truth = labels > 0
-    result = {"temperature": t, "ece_before": expected_calibration_error(1 - softmax(logits, 1.0, axis=1)[:, 0], truth),
-              "ece_after": expected_calibration_error(1 - softmax(logits, t, axis=1)[:, 0], truth),
+    truth = is_glacier(labels)
+    result = {"temperature": t,
+              "ece_before": expected_calibration_error(glacier_probability(softmax(logits, 1.0, axis=1), axis=1), truth),
+              "ece_after": expected_calibration_error(glacier_probability(softmax(logits, t, axis=1), axis=1), truth),
               "pixels": len(labels), "scenes": sorted({str(s.region) for s in samples})}
     config = json.loads((ckpt.path / CONFIG).read_text())
     config["calibration"] = result
     (ckpt.path / CONFIG).write_text(json.dumps(config, indent=1))
     return result
+
+
+def glacier_probability(probs: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Return p(clean ice) + p(debris-covered ice) from class probabilities (classes along ``axis``)."""
+    return np.asarray(np.take(probs, [1, 2], axis=axis).sum(axis=axis))

@@ -10,7 +10,8 @@ Labels are the inventory's outlines rasterised on each unit's grid, never a simu
 
 - inside an outline: :data:`GLACIER_LABEL` (glacier, clean or debris-covered unknown: inventories do not map
   debris per pixel), trained on p(clean) + p(debris) (``training.steps.segmentation_loss``);
-- outside every outline: background; no optical data: nodata;
+- outside every outline: :data:`NOT_GLACIER_LABEL` (background or water: inventories do not map lakes),
+  trained on p(background) + p(water); no optical data: nodata;
 - **outline age**: an outline whose source date lies within ``tolerance_years`` of the scene year labels every
   pixel. Beyond that, the outline's edge is uncertain (glaciers retreat, some advance or surge), so a band on
   both sides of its boundary is **masked** (nodata, no loss), ``edge_m_per_year`` wider per year past the
@@ -38,9 +39,10 @@ from glacierscale.classes import NODATA_CLASS
 from glacierscale.errors import EmptySearchError, InputError
 from glacierscale.training.data import Sample
 
-GLACIER_LABEL = 3  # training-only label: inside an inventory outline, clean or debris-covered unknown
+GLACIER_LABEL = 254  # training-only label: inside an inventory outline, clean or debris-covered unknown
+NOT_GLACIER_LABEL = 253  # training-only label: outside every outline, background or water unknown
 DATE_COLUMNS = ("src_date", "date", "BgnDate", "BGNDATE", "year", "Year", "YEAR")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: GLACIER_LABEL 254, NOT_GLACIER_LABEL outside outlines (1: 3 and 0)
 
 
 class CatalogSource(BaseModel):
@@ -87,18 +89,18 @@ def edge_width_m(age_years: np.ndarray, source: CatalogSource) -> np.ndarray:
 
 def outline_labels(outlines: Any, transform: Any, shape: tuple[int, int], year: int,
                    source: CatalogSource) -> np.ndarray:
-    """Return labels (y, x) of one scene year on a unit grid: GLACIER_LABEL inside outlines, 0 outside,
+    """Return labels (y, x) of one scene year on a unit grid: GLACIER_LABEL inside outlines, NOT_GLACIER_LABEL outside,
     NODATA_CLASS in the uncertain band around outlines older (or newer) than the tolerance.
 
     ``outlines`` must be in the grid's CRS.
     """
     from rasterio.features import rasterize
 
-    labels = np.zeros(shape, np.uint8)
+    labels = np.full(shape, NOT_GLACIER_LABEL, np.uint8)
     geoms = [g for g in outlines.geometry if g is not None and not g.is_empty]
     if geoms:
-        labels = rasterize([(g, GLACIER_LABEL) for g in geoms], out_shape=shape, transform=transform, fill=0,
-                           dtype="uint8")
+        labels = rasterize([(g, GLACIER_LABEL) for g in geoms], out_shape=shape, transform=transform,
+                           fill=NOT_GLACIER_LABEL, dtype="uint8")
     widths = edge_width_m(year - outline_years(outlines), source)
     bands = [g.boundary.buffer(w) for g, w in zip(outlines.geometry, widths, strict=True)
              if g is not None and not g.is_empty and w > 0]

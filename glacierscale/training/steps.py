@@ -17,14 +17,15 @@ from glacierscale.model.bands import GROUPS
 from glacierscale.model.checkpoint import NODATA_CLASS
 from glacierscale.training.data import Sample
 from glacierscale.training.randomise import Randomisation, randomise_optical
-from glacierscale.training.sources import GLACIER_LABEL
+from glacierscale.training.sources import GLACIER_LABEL, NOT_GLACIER_LABEL
 
 DEBRIS_WEIGHT = 2.0  # cross-entropy weight of debris-covered ice (the rarest, hardest class)
 FAR_FROM_ICE_PX = 25  # 500 m at 20 m: ground this far from every glacier is bare rock, moraine, scree or lakes
 # shares of patch centres: debris, clean ice, ground far from ice; the rest fall anywhere. Centring a fifth of the
 # patches on ice-free ground teaches what bare rock looks like away from the context of a glacier (a zero-shot
 # real scene had 41 % of its bare rock called ice by a model that saw rock mostly beside ice; docs/model.md)
-CENTRES = ((2, 0.20), (1, 0.30), (0, 0.20))
+CENTRES = ((2, 0.20), (1, 0.27), (0, 0.20), (3, 0.06))  # 3: water (lakes, sea), where a region has it
+CLOUD_COVER = (0.15, 1.0)  # share of a clouded patch that loses its optical data (1.0: fully overcast)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class StepSettings:
     seed: int
     sensor_dropout: dict[str, float]
     randomise: bool = True  # domain randomisation of the optical bands (training/randomise.py); False: ±15 % gain
+    optical_clouds: float = 0.0  # share of patches whose optical bands are missing under a cloud-shaped mask
 
 
 class PatchBatches:
@@ -64,9 +66,10 @@ class PatchBatches:
         from scipy.ndimage import distance_transform_edt
 
         ice = (labels == 1) | (labels == 2) | (labels == GLACIER_LABEL)
-        far = (labels == 0) & (distance_transform_edt(~ice) > FAR_FROM_ICE_PX) if ice.any() else labels == 0
+        ground = (labels == 0) | (labels == NOT_GLACIER_LABEL)
+        far = ground & (distance_transform_edt(~ice) > FAR_FROM_ICE_PX) if ice.any() else ground
         return {1: np.argwhere((labels == 1) | (labels == GLACIER_LABEL)), 2: np.argwhere(labels == 2),
-                0: np.argwhere(far)}
+                0: np.argwhere(far), 3: np.argwhere(labels == 3)}
 
     def patch(self) -> tuple[np.ndarray, np.ndarray]:
         """Return one augmented, normalised patch (band, y, x) with NaN where a group is missing, and labels."""
@@ -101,6 +104,10 @@ class PatchBatches:
         for idx, p in self.dropout:
             if idx and rng.random() < p:
                 x[idx] = np.nan  # the group is missing, as when its sensor had no scene in the window
+        if self.optical and rng.random() < self.settings.optical_clouds:
+            optical = x[self.optical]
+            optical[:, cloud_mask(size, rng)] = np.nan  # the labels stay: SAR + DEM (+ thermal) map those pixels
+            x[self.optical] = optical
         return x, y.copy()
 
     def batch(self) -> tuple[Any, Any]:
@@ -109,6 +116,24 @@ class PatchBatches:
 
         xs, ys = zip(*(self.patch() for _ in range(self.settings.batch_size)), strict=True)
         return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys).astype(np.int64))
+
+
+def cloud_mask(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Return a (size, size) bool mask of cloud-shaped optical gaps covering a random share of the patch.
+
+    Smooth noise at 2-3 scales, thresholded at the quantile of the drawn cover (CLOUD_COVER): blobs with ragged
+    edges, as the clouds and cloud shadows no scene of a season cleared; a cover of 1 is a fully overcast patch.
+    """
+    from scipy import ndimage
+
+    cover = float(rng.uniform(*CLOUD_COVER))
+    if cover >= 0.95:
+        return np.ones((size, size), dtype=bool)
+    field = np.zeros((size, size), dtype=np.float32)
+    for cells, amp in ((4, 1.0), (8, 0.5), (16, 0.25)):
+        coarse = rng.standard_normal((cells, cells)).astype(np.float32)
+        field += amp * ndimage.zoom(coarse, size / cells, order=1)[:size, :size]
+    return np.asarray(field >= np.quantile(field, 1.0 - cover))
 
 
 def dice_loss(logits: Any, target: Any) -> Any:
@@ -128,22 +153,24 @@ def segmentation_loss(logits: Any, target: Any) -> Any:
     """Return class-weighted cross-entropy + Dice.
 
     Pixels labelled GLACIER_LABEL (inside an inventory outline: clean or debris-covered unknown) add
-    −log(p(clean) + p(debris)) to the cross-entropy, weighted by their share of the labelled pixels, and a
+    −log(p(clean) + p(debris)) to the cross-entropy and pixels labelled NOT_GLACIER_LABEL (outside every outline)
+    −log(p(background) + p(water)), weighted by their share of the labelled pixels, and a
     glacier-vs-background Dice; the per-class terms see only per-class labels. A batch without such pixels
     gets exactly the per-class loss.
     """
     import torch
 
-    weight = torch.tensor([1.0, 1.0, DEBRIS_WEIGHT], device=logits.device)
-    outline = target == GLACIER_LABEL
-    if not bool(outline.any()):
+    weight = torch.tensor([1.0, 1.0, DEBRIS_WEIGHT, 1.0][:logits.shape[1]], device=logits.device)
+    outline, outside = target == GLACIER_LABEL, target == NOT_GLACIER_LABEL
+    if not bool(outline.any() or outside.any()):
         ce = torch.nn.functional.cross_entropy(logits, target, weight=weight, ignore_index=NODATA_CLASS)
         return ce + dice_loss(logits, target)
-    per_class = torch.where(outline, torch.full_like(target, NODATA_CLASS), target)
-    n_class, n_outline = int((per_class != NODATA_CLASS).sum()), int(outline.sum())
+    per_class = torch.where(outline | outside, torch.full_like(target, NODATA_CLASS), target)
+    n_class, n_outline = int((per_class != NODATA_CLASS).sum()), int((outline | outside).sum())
     logp = torch.log_softmax(logits, dim=1)
     glacier_logp = torch.logsumexp(logp[:, 1:3], dim=1)
-    loss = -glacier_logp[outline].mean() * n_outline / (n_class + n_outline)
+    other_logp = torch.logsumexp(logp[:, [0, 3] if logp.shape[1] > 3 else [0]], dim=1)
+    loss = -(glacier_logp[outline].sum() + other_logp[outside].sum()) / (n_class + n_outline)
     if n_class:
         ce = torch.nn.functional.nll_loss(logp, per_class, weight=weight, ignore_index=NODATA_CLASS)
         loss = loss + ce * n_class / (n_class + n_outline) + dice_loss(logits, per_class)

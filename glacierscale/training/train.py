@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from glacierscale.classes import CLASSES
 from glacierscale.config import build_model, load_yaml
 from glacierscale.model.checkpoint import save_checkpoint
 from glacierscale.simulate import RegionSpec
@@ -72,6 +73,11 @@ class TrainConfig(BaseModel):
     # domain randomisation of the optical bands (processing, brightness/contrast, illumination, haze, 20-30 m
     # resampling, noise: training/randomise.py); false keeps the old ±15 % brightness only
     randomise: bool = True
+    # share of patches whose optical bands are missing under cloud-shaped masks (some fully overcast): the labels
+    # stay, so SAR + DEM (+ thermal) learn to map cloud-covered pixels; > 0 makes optical an optional group
+    optical_clouds: float = Field(0.0, ge=0.0, le=1.0)
+    # elevation relative to each tile's median (model/bands.py): no region is judged by its absolute height
+    relative_elevation: bool = False
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
@@ -191,14 +197,21 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     samples = [only_groups(s, cfg.groups) for s in load_samples(cfg, progress=progress)]
+    if cfg.relative_elevation:  # before the band statistics: the model reads elevation as normalise() gives it
+        from dataclasses import replace
+
+        from glacierscale.model.bands import relative_elevation
+
+        samples = [replace(s, data=relative_elevation(s.data, list(s.bands))) for s in samples]
     data_s = time.perf_counter() - t0
     train_set = [s for s in samples if s.region not in cfg.validation]
     val_set = [s for s in samples if s.region in cfg.validation]
     bands = list(samples[0].bands) or cube_bands(load_provider("local"))
     mean, std = band_statistics(train_set)
-    spec = ModelSpec.for_bands(bands, stem_width=cfg.stem_width)
+    spec = ModelSpec.for_bands(bands, stem_width=cfg.stem_width, n_classes=len(CLASSES))
     settings = StepSettings(steps=cfg.steps, batch_size=cfg.batch_size, patch_size=cfg.patch_size, lr=cfg.lr,
-                            seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout), randomise=cfg.randomise)
+                            seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout), randomise=cfg.randomise,
+                            optical_clouds=cfg.optical_clouds)
     t0 = time.perf_counter()
     if cfg.workers > 1:
         model, losses = _fit_on_ray(cfg, spec, train_set, bands, mean, std, settings)
@@ -206,7 +219,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         model, losses = _fit_here(spec, train_set, bands, mean, std, settings, progress)
     train_s = time.perf_counter() - t0
     out = Path(cfg.out)
-    optional = sorted(g for g, p in cfg.sensor_dropout.items() if p > 0 and g in GROUPS and g in cfg.groups)
+    optional = sorted({g for g, p in cfg.sensor_dropout.items() if p > 0 and g in GROUPS and g in cfg.groups}
+                      | ({"optical"} if cfg.optical_clouds > 0 else set()))
     summary: dict[str, Any] = {"steps": cfg.steps, "workers": cfg.workers, "train_seconds": round(train_s, 1),
                                "data_seconds": round(data_s, 1), "loss_first20": float(np.mean(losses[:20])),
                                "loss_last20": float(np.mean(losses[-20:])),
@@ -217,12 +231,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     # the config's region definitions stay under "regions"; the summary's train/validation split goes to "split"
     record = {**cfg.model_dump(), **{k: v for k, v in summary.items() if k != "regions"}, "split": summary["regions"]}
     save_checkpoint(out, model, bands, mean, std, record, data_hash(samples), optional_groups=optional,
-                    resolution_m=cfg.resolution, patch_size=cfg.patch_size)
+                    resolution_m=cfg.resolution, patch_size=cfg.patch_size,
+                    relative_elevation=cfg.relative_elevation)
     np.savetxt(out / "loss.csv", np.asarray(losses), fmt="%.5f", header="loss per step", comments="")
     # the temperature is fitted on per-class labels: not on outline labels, which do not say clean or debris
-    from glacierscale.training.sources import GLACIER_LABEL
+    from glacierscale.training.sources import GLACIER_LABEL, NOT_GLACIER_LABEL
 
-    per_class = [s for s in val_set if not (s.labels == GLACIER_LABEL).any()]
+    per_class = [s for s in val_set if not np.isin(s.labels, (GLACIER_LABEL, NOT_GLACIER_LABEL)).any()]
     if per_class:
         from glacierscale.training.evaluate import calibrate
 
@@ -290,13 +305,17 @@ def validate(model: Any, out: Path, bands: list[str], mean: np.ndarray, std: np.
     from glacierscale.infer.patches import predict_classes, select_bands
     from glacierscale.model.checkpoint import load_checkpoint
     from glacierscale.training.evaluate import IoUCounter
+    from glacierscale.training.sources import GLACIER_LABEL, NOT_GLACIER_LABEL
 
-    save_checkpoint(out, model, bands, mean, std, {}, "", optional_groups=optional)
+    save_checkpoint(out, model, bands, mean, std, {}, "", optional_groups=optional,
+                    relative_elevation=cfg.relative_elevation)
     ckpt = load_checkpoint(out)
     pooled, per_region = IoUCounter(), dict[str, IoUCounter]()
     for s in val_set:
         classes, _ = predict_classes(ckpt, select_bands(ckpt, s.data, list(s.bands) or bands), patch=cfg.patch_size,
                                      overlap=32)
-        pooled.add(classes, s.labels)
-        per_region.setdefault(s.region, IoUCounter()).add(classes, s.labels)
+        # outline labels score glacier against the rest (their clean/debris/water IoUs mean nothing)
+        labels = np.where(s.labels == GLACIER_LABEL, 1, np.where(s.labels == NOT_GLACIER_LABEL, 0, s.labels))
+        pooled.add(classes, labels)
+        per_region.setdefault(s.region, IoUCounter()).add(classes, labels)
     return {**pooled.result(), "by_region": {k: c.result() for k, c in per_region.items()}}

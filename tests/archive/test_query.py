@@ -144,7 +144,7 @@ def test_export_rasters_fronts_and_bad_input(archive: tuple[str, list[str]], tmp
         assert int((src.read(1) > 0).sum()) == 4 * 400
     capsys.readouterr()
     assert main(["export", archive[0], "--fronts", str(tmp_path / "f.gpkg")]) == 2
-    assert "no calving fronts in this archive" in capsys.readouterr().err
+    assert "holds no lake- or marine-terminating glacier" in capsys.readouterr().err
     assert main(["export", archive[0], "--outlines", str(tmp_path / "o.shp")]) == 2
     assert "o.shp: the file must end in .parquet or .gpkg" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "missing"), "--outlines", str(tmp_path / "o.gpkg")]) == 2

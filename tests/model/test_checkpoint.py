@@ -61,7 +61,7 @@ def test_roundtrip_gives_identical_outputs(saved: tuple[Path, ViTUNet, str]) -> 
         torch.testing.assert_close(ckpt.model(x), model(x), rtol=0, atol=0)
     assert not ckpt.model.training
     assert ckpt.bands == ["B03", "B11", "VV", "ELEV"]
-    assert ckpt.classes == list(CLASSES)
+    assert ckpt.classes == list(CLASSES[:3])  # a three-class model (no water class)
     np.testing.assert_array_equal(ckpt.std, np.array([0.2, 0.1, 5.0, 400.0], np.float32))
     assert ckpt.model_hash == model_hash == sha256_file(path / "model.safetensors")[:16]
     config = json.loads((path / "config.json").read_text())
@@ -218,3 +218,48 @@ def test_config_that_is_not_json_names_the_file(saved: tuple[Path, ViTUNet, str]
     (path / "config.json").write_text("{ not json")
     with pytest.raises(CheckpointError, match=re.escape(f"{path}/config.json is malformed")):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_names_as_many_classes_as_it_maps(saved: tuple[Path, ViTUNet, str], tmp_path: Path) -> None:
+    # a checkpoint from before the water class keeps its three classes; a four-class one adds water
+    assert load_checkpoint(saved[0]).classes == ["background", "clean_ice", "debris_ice"]
+    spec = ModelSpec(in_channels=4, n_classes=4, widths=(4, 8, 8), embed_dim=16, depth=1, heads=2)
+    save_checkpoint(tmp_path / "four", tiny_model(spec), ["B03", "B11", "VV", "ELEV"], np.zeros(4, np.float32),
+                    np.ones(4, np.float32), {}, "")
+    assert load_checkpoint(tmp_path / "four").classes == [*CLASSES[:3], "water"]
+
+
+def test_relative_elevation_makes_the_height_of_a_tile_irrelevant(tmp_path: Path) -> None:
+    bands = ["B03", "B11", "VV", "ELEV"]
+    save_checkpoint(tmp_path / "rel", tiny_model(), bands, np.array([0.2, 0.1, -10.0, 0.0], np.float32),
+                    np.array([0.2, 0.1, 5.0, 300.0], np.float32), {}, "", relative_elevation=True)
+    ckpt = load_checkpoint(tmp_path / "rel")
+    assert ckpt.relative_elevation
+    rng = np.random.default_rng(0)
+    cube = rng.random((4, 16, 16)).astype(np.float32)
+    cube[3] = 1500 + 300 * cube[3]
+    high = cube.copy()
+    high[3] += 2000.0  # the same terrain 2 km higher (a tropical range beside a Norwegian one)
+    np.testing.assert_allclose(ckpt.normalise(cube), ckpt.normalise(high), atol=1e-5)
+    assert abs(float(np.median(ckpt.normalise(cube)[3]))) < 1e-6  # the tile's median height reads 0
+
+
+def test_a_checkpoint_trained_with_optical_gaps_can_map_pixels_from_sar_alone(tmp_path: Path) -> None:
+    from glacierscale.infer.patches import valid_pixels
+
+    bands = ["B03", "B11", "VV", "ELEV"]
+    spec = ModelSpec.for_bands(bands, widths=(4, 8, 8), embed_dim=16, depth=1, heads=2)
+    data = np.ones((4, 8, 8), np.float32)
+    data[:2, :, :4] = np.nan  # cloud over the left half
+    data[2, :2] = np.nan  # no SAR in the top rows (layover)
+    for name, optional in (("required", ["sar"]), ("optional", ["optical", "sar"])):
+        save_checkpoint(tmp_path / name, tiny_model(spec), bands, np.zeros(4, np.float32), np.ones(4, np.float32), {},
+                        "", optional_groups=optional)
+    required, optional_ckpt = load_checkpoint(tmp_path / "required"), load_checkpoint(tmp_path / "optional")
+    assert not required.optical_optional and optional_ckpt.optical_optional
+    # by default (and always for a checkpoint that needs optical data) a clouded pixel is nodata
+    for ckpt in (required, optional_ckpt):
+        assert valid_pixels(ckpt, data).sum() == 32
+    assert valid_pixels(required, data, optical_required=False).sum() == 32
+    # asked to, the optical-optional checkpoint maps clouded pixels where SAR sees them: 32 + 4 × 6
+    assert valid_pixels(optional_ckpt, data, optical_required=False).sum() == 32 + 24

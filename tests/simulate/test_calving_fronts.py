@@ -88,6 +88,11 @@ def test_sea_and_ice_melange_in_front_of_the_glacier(marine: tuple[SceneSet, Reg
     surf = paint_full(region, year, item["properties"]["glacierscale:snow_line_m"], item["properties"][
         "glacierscale:fresh_snow"])
     assert (surf[sea & (dist < 200)] == Surface.MELANGE).mean() > 0.9
+    # the truth calls the sea water, mélange and all: the class the calving-front product traces
+    with rasterio.open(scenes.root / "truth" / f"truth_classes_{year}.tif") as src:
+        classes = src.read(1)
+    assert ((classes == 3) == (sea & (classes != 255))).all()
+    assert (classes[melange > 0.6] == 3).all()
     green = read_band(item["assets"]["green"]["href"]).astype(float) * 1e-4 - 0.1  # baseline ≥ 04.00
     scl = np.kron(read_band(item["assets"]["scl"]["href"]), np.ones((2, 2), dtype=np.uint8))
     clear = ~np.isin(scl, (0, 3, 8, 9, 10))

@@ -257,12 +257,12 @@ def test_truth_on_each_sensor_grid_is_the_rasterised_outlines(full_scenes: Scene
 
     with rasterio.open(full_scenes.root / "truth" / f"truth_classes_2022{suffix}.tif") as src:
         classes, transform, crs, nodata = src.read(1), src.transform, src.crs, src.nodata
-    assert nodata == 255 and set(np.unique(classes)) <= {0, 1, 2, 255}
+    assert nodata == 255 and set(np.unique(classes)) <= {0, 1, 2, 3, 255}
     outlines = gpd.read_file(full_scenes.truth_outlines).to_crs(crs)
     burnt = features.rasterize([(g, 1) for g in outlines[outlines["year"] == 2022].geometry],
                                out_shape=classes.shape, transform=transform)
     known = classes != 255
-    a, b = (classes > 0) & known, (burnt > 0) & known
+    a, b = np.isin(classes, (1, 2)) & known, (burnt > 0) & known
     assert (a & b).sum() / (a | b).sum() >= 0.99
 
 
@@ -277,3 +277,16 @@ def test_lake_terminating_glacier_has_a_calving_front(full_scenes: SceneSet) -> 
     assert (fronts["length_m"] > 100).all()
     glacier = outlines[outlines["glacier_id"].isin(lake_glaciers)].geometry.iloc[0]
     assert fronts.geometry.iloc[0].distance(glacier.boundary) < 1.0  # the front lies on the outline
+
+
+def test_the_proglacial_lake_is_water_in_the_truth_on_every_grid(full_scenes: SceneSet, full_region: Region) -> None:
+    lake = full_region.lakes[2022] & ~full_region.masks[2022][0]
+    with rasterio.open(full_scenes.root / "truth" / "truth_classes_2022.tif") as src:
+        classes = src.read(1)
+    # the 10 m truth is the simulator's lake, pixel for pixel, and never glacier
+    assert lake.sum() > 200
+    np.testing.assert_array_equal(classes == 3, lake & (classes != 255))
+    lake_km2 = lake.sum() * full_region.spec.resolution**2 / 1e6
+    with rasterio.open(full_scenes.root / "truth" / "truth_classes_2022_landsat.tif") as src:  # 30 m, majority
+        km2 = (src.read(1) == 3).sum() * abs(src.transform.a * src.transform.e) / 1e6
+    assert km2 == pytest.approx(lake_km2, rel=0.15)

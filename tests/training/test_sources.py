@@ -15,7 +15,8 @@ from affine import Affine
 from glacierscale.classes import NODATA_CLASS
 from glacierscale.cli import main
 from glacierscale.simulate import SceneSet
-from glacierscale.training.sources import GLACIER_LABEL, CatalogSource, outline_labels, source_samples
+from glacierscale.training.sources import (GLACIER_LABEL, NOT_GLACIER_LABEL, CatalogSource, outline_labels,
+                                          source_samples)
 
 RES, TILE = 20.0, 64  # 1.28 km units (a 1 km context margin around the 2.56 km simulated region)
 
@@ -43,15 +44,16 @@ def test_outlines_label_glacier_and_older_outlines_lose_their_edges() -> None:
     inside, dist = distance_to_edge(shape, RES)
     source = CatalogSource(catalog="x", inventory="y", years=[2020], tolerance_years=2, edge_m_per_year=30)
     current = outline_labels(square("2019-08-20"), transform, shape, 2020, source)
-    # within the tolerance every pixel is labelled: the outline's 1 km² is glacier, the rest background
+    # within the tolerance every pixel is labelled: the outline's 1 km² is glacier, the rest not glacier
+    # (background or water: an inventory does not say which)
     assert (current == GLACIER_LABEL).sum() * RES**2 / 1e6 == pytest.approx(1.0, abs=0.01)
-    assert set(np.unique(current)) == {0, GLACIER_LABEL}
+    assert set(np.unique(current)) == {NOT_GLACIER_LABEL, GLACIER_LABEL}
     np.testing.assert_array_equal(current == GLACIER_LABEL, inside)
     # an outline 10 years older than the scene: 8 years past the tolerance × 30 m = 240 m masked each side
     old = outline_labels(square("20100815"), transform, shape, 2020, source)  # RGI 6 BgnDate form
     masked = old == NODATA_CLASS
     assert dist[masked].max() <= 240 + RES and dist[~masked].min() >= 240 - RES
-    assert (old[~masked & inside] == GLACIER_LABEL).all() and (old[~masked & ~inside] == 0).all()
+    assert (old[~masked & inside] == GLACIER_LABEL).all() and (old[~masked & ~inside] == NOT_GLACIER_LABEL).all()
     # no readable date: the widest band
     undated = outline_labels(square("-9999999"), transform, shape, 2020, source)
     assert dist[undated == NODATA_CLASS].max() == pytest.approx(source.max_edge_m, abs=RES)
@@ -82,7 +84,7 @@ catalogs:
                                            years=[2021, 2022]), tmp_path / "work", RES, TILE)
     assert {s.year for s in samples} == {2021, 2022}
     for s in samples:
-        assert set(np.unique(s.labels)) <= {0, GLACIER_LABEL, NODATA_CLASS}
+        assert set(np.unique(s.labels)) <= {NOT_GLACIER_LABEL, GLACIER_LABEL, NODATA_CLASS}
         optical = np.isfinite(s.data[:6]).all(axis=0)
         np.testing.assert_array_equal(s.labels == NODATA_CLASS, ~optical)  # dated 2021: no edge masked in 2022
     # every labelled pixel agrees with the outlines rasterised on the unit grids the run plans (1 km margin)
@@ -142,6 +144,22 @@ def test_outline_pixels_are_fitted_on_glacier_whether_clean_or_debris() -> None:
     assert loss(clean, GLACIER_LABEL) == pytest.approx(loss(debris, GLACIER_LABEL), abs=1e-6)
     assert loss(clean, GLACIER_LABEL) < 0.05 and loss(background, GLACIER_LABEL) > 1.5
     assert loss(debris, 1) > 1.5  # a per-class label still tells clean from debris
+
+
+def test_pixels_outside_outlines_are_fitted_on_background_or_water() -> None:
+    import torch
+
+    from glacierscale.training.steps import segmentation_loss
+
+    def loss(scores: list[float], label: int) -> float:
+        logits = torch.tensor(scores).view(1, 4, 1, 1).expand(1, 4, 4, 4).contiguous()
+        return float(segmentation_loss(logits, torch.full((1, 4, 4), label, dtype=torch.int64)))
+
+    background, water, clean = [6.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 6.0], [0.0, 6.0, 0.0, 0.0]
+    # an inventory does not map lakes: outside every outline, water is as right as background
+    assert loss(background, NOT_GLACIER_LABEL) == pytest.approx(loss(water, NOT_GLACIER_LABEL), abs=1e-6)
+    assert loss(water, NOT_GLACIER_LABEL) < 0.1 and loss(clean, NOT_GLACIER_LABEL) > 1.5
+    assert loss(water, 0) > 1.5 and loss(water, 3) < 0.1  # a per-class label still tells water from background
 
 
 def test_config_catalog_sources_resolve_paths_and_need_some_data(tmp_path: Path) -> None:
