@@ -51,6 +51,6 @@ def glacier_attributes(inventory: gpd.GeoDataFrame) -> pd.DataFrame:
                      else np.where(ids.str.match(GLIMS_ID.pattern), ids, "")),
         "lon": points.x.to_numpy(), "lat": points.y.to_numpy(),
         "region": (inventory["o1region"].astype(str).to_numpy() if "o1region" in inventory else ""),
-        "terminus_type": _terminus(_column(inventory, "term_type", "TermType"), len(inventory)),
+        "terminus_type": _terminus(_column(inventory, "terminus_type", "term_type", "TermType"), len(inventory)),
     })
     return df.drop_duplicates("glacier_id").sort_values("glacier_id").reset_index(drop=True)

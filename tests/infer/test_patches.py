@@ -90,12 +90,12 @@ def test_blend_weights_without_overlap_are_uniform() -> None:
 
 @pytest.mark.parametrize("shape", [(300, 200), (100, 90), (384, 384), (128, 128)])
 def test_constant_logits_give_that_softmax_everywhere(shape: tuple[int, int]) -> None:
-    logits = [2.0, -1.0, 0.5]
+    logits = [2.0, -1.0, 0.5, -0.5]  # background, clean ice, debris, water
     model = ConstantLogits(logits)
     data = np.random.default_rng(0).normal(size=(2, *shape)).astype(np.float32)
     probs = predict_probabilities(checkpoint(model), data, patch=PATCH, overlap=OVERLAP, batch_size=3)
     expected = torch.softmax(torch.tensor(logits), 0).numpy()
-    assert probs.shape == (3, *shape)
+    assert probs.shape == (4, *shape)
     np.testing.assert_allclose(probs, np.broadcast_to(expected[:, None, None], probs.shape), rtol=0, atol=1e-6)
     np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=1e-6)
     n_windows = len(patch_starts(max(shape[0], PATCH), PATCH, OVERLAP)) * len(

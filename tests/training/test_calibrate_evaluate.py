@@ -36,14 +36,14 @@ def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path) -> None:
              tmp_path / "scenes", progress=False)
     r = evaluate("default", tmp_path / "scenes", ablation=True, tile_size=384, versus=("default",))
     assert r["pixels"] > 50_000
-    assert set(r["iou"]) == {"glacier", "clean", "debris", "background"}
+    assert set(r["iou"]) == {"glacier", "clean", "debris", "background", "water"}
     assert r["iou"]["glacier"] > 0.8 and r["iou"]["background"] > 0.9
     truth = r["truth_pixels"]["scenes"]  # per scene set: how many truth pixels each IoU stands on
     assert truth["glacier"] == truth["clean"] + truth["debris"] and truth["debris"] > 0
-    assert truth["glacier"] + truth["background"] == r["pixels"]
+    assert truth["glacier"] + truth["background"] + truth["water"] == r["pixels"]
     assert 0 <= r["ece"]["after"] < 0.05
     assert set(r["ablation"]) == {"optical", "optical+dem", "optical+dem+sar", "all", "all-minus-sar",
-                                  "all-minus-thermal", "all-minus-dem", "optical×0.7", "optical×1.3"}
+                                  "all-minus-thermal", "all-minus-dem", "no-optical", "optical×0.7", "optical×1.3"}
     assert r["ablation"]["all"]["glacier"] == pytest.approx(r["iou"]["glacier"], abs=0.02)
     # a separately trained checkpoint is scored on the same pixels: the shipped one against itself agrees
     same = r["versus"]["optical+sar+thermal+dem"]
