@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "that the retreat model shrinks, one multi-date file (e.g. GLIMS) or YEAR=FILE repeated to replay")
     p.add_argument("--dates", help="acquisition dates MM-DD,MM-DD used every year by every sensor "
                    "(default: random dates 1 Aug - 25 Sep)")
+    p.add_argument("--revisit", choices=("fixed", "real"), default="fixed",
+                   help="scenes a season: fixed (default: 4 Sentinel-2, 2 Sentinel-1, 2 Landsat a year) or real: "
+                   "what the satellites in orbit that year deliver, e.g. at 46.8° N 8 Sentinel-2 in 2016 (2A "
+                   "only), 17 from 2017, Sentinel-1 5 (1A alone) or 9 (two), none of either before 2015; with "
+                   "--dates, only the dates a satellite was in service (docs/simulator.md)")
     p.add_argument("--physics", choices=("full", "classic"), default="full",
                    help="full (default) or classic: the procedural scenes the shipped checkpoint was trained on")
     p.add_argument("--s2-naming", choices=("earth-search", "planetary-computer"), default="earth-search",
@@ -92,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         ela_m=args.ela if args.ela is not None else 3000.0, ela_from_inputs=args.ela is None,
         physics="full" if real else args.physics, dem=args.dem, outlines=tuple(args.outlines or ()), bbox=bbox, window_m=window,
         dates=dates, s2_naming=args.s2_naming, debris_share=args.debris_share, grid_m=args.grid_m,
+        revisit=args.revisit,
     )
     scenes = simulate(spec, args.out, sensors, progress=not args.quiet)
     print(f"wrote {', '.join(scenes.collections)} for {len(scenes.years)} years "

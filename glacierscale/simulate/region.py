@@ -26,6 +26,7 @@ from glacierscale.simulate.glaciers import (
     to_world,
 )
 from glacierscale.simulate.physics import smooth_noise
+from glacierscale.simulate.revisit import REVISITS
 from glacierscale.simulate.terrain import Terrain, procedural_terrain, slope_aspect
 
 TRUTH_NODATA = 255
@@ -68,6 +69,8 @@ class RegionSpec:
     ela_from_inputs: bool = True  # real inputs: ELA = area-median glacier elevation (DEM only: its 70th
     # percentile) instead of ela_m
     max_size_km: float = 30.0  # a window fitted to real inputs is cut to this size around its centre
+    revisit: str = "fixed"  # "fixed": s2/s1/landsat_per_year scenes a year; "real": what the satellites in orbit
+    # that season deliver (simulate/revisit.py: e.g. no Sentinel before 2015, Sentinel-1A alone 2022-2024)
 
     @property
     def real(self) -> bool:
@@ -205,6 +208,10 @@ def build_region(spec: RegionSpec) -> Region:
     """Return the terrain, glaciers and yearly outlines/masks of ``spec`` (deterministic in the seed)."""
     if spec.physics not in ("classic", "full"):
         raise ValueError(f"RegionSpec.physics must be 'classic' or 'full', got {spec.physics!r}")
+    if spec.revisit not in REVISITS:
+        from glacierscale.errors import ConfigError
+
+        raise ConfigError(f"RegionSpec.revisit must be {' or '.join(map(repr, REVISITS))}, got {spec.revisit!r}")
     if spec.real:
         from glacierscale.simulate.georegion import build_geo_region
 

@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from glacierscale.simulate import copdem, landsat, sentinel1, sentinel2, stac
 from glacierscale.simulate.region import RegionSpec, build_region
+from glacierscale.simulate.revisit import SEASON_DAYS, scenes_per_season, season_start, serves
 from glacierscale.simulate.truth import INVENTORY_FILE, TRUTH_OUTLINES_FILE, TRUTH_VERSION, write_inventory, write_truth
 
 SENSORS = ("s2", "s1", "dem")  # the default set (what the demo and training use)
@@ -46,8 +47,8 @@ def acquisition_dates(year: int, n: int, rng: np.random.Generator, hour: float, 
     North of the equator: 1 Aug - 25 Sep. South of it: 1 Feb - 28 Mar, inside the run's southern season window
     (``season.south_start``/``south_end``, 15 Jan - 31 Mar): the austral late summer, when snow cover is least.
     """
-    days = np.sort(rng.choice(np.arange(0, 56), size=n, replace=False))
-    start = datetime(year, 8, 1) if lat >= 0 else datetime(year, 2, 1)
+    days = np.sort(rng.choice(np.arange(0, SEASON_DAYS), size=n, replace=False))
+    start = datetime.combine(season_start(year, lat), datetime.min.time())
     return [start + timedelta(days=int(d), hours=hour) for d in days]
 
 
@@ -69,23 +70,31 @@ def _plan(spec: RegionSpec, years: tuple[int, ...], sensors: tuple[str, ...], fu
     """Return (sensor, acquisition time) for every scene; the classic order of random draws is kept.
 
     ``lat`` is the region's latitude (real inputs: the window's centre), which picks the hemisphere's season.
+    ``spec.revisit == "real"`` takes each sensor's scene count from the satellites in orbit that season
+    (:mod:`glacierscale.simulate.revisit`) and keeps explicit ``dates`` only where one was in service.
     """
     lat = spec.center_lat if lat is None else lat
+    real = spec.revisit == "real"
+    per_year = {"s2": spec.s2_per_year, "s1": spec.s1_per_year, "landsat": spec.landsat_per_year}
+
+    def dates(sensor: str, year: int, rng: np.random.Generator, hour: float) -> list[datetime]:
+        if spec.dates:
+            return [d for d in fixed_dates(year, spec.dates, hour) if not real or serves(sensor, d)]
+        n = scenes_per_season(sensor, year, lat) if real else per_year[sensor]
+        return acquisition_dates(year, n, rng, hour, lat=lat)
+
     rng = np.random.default_rng(spec.seed + 1)
     plan: list[tuple[str, datetime]] = []
     for year in years:
         if "s2" in sensors:
-            plan += [("s2", d) for d in (fixed_dates(year, spec.dates, 10.5) if spec.dates
-                                         else acquisition_dates(year, spec.s2_per_year, rng, 10.5, lat=lat))]
+            plan += [("s2", d) for d in dates("s2", year, rng, 10.5)]
         if "s1" in sensors:
-            s1 = (fixed_dates(year, spec.dates, 5.5) if spec.dates
-                  else acquisition_dates(year, spec.s1_per_year, rng, 5.5, lat=lat))
             # full physics alternates descending (morning) and ascending (evening) passes
-            plan += [("s1", d + timedelta(hours=11.75) if full and k % 2 else d) for k, d in enumerate(s1)]
+            plan += [("s1", d + timedelta(hours=11.75) if full and k % 2 else d)
+                     for k, d in enumerate(dates("s1", year, rng, 5.5))]
     rng_l = np.random.default_rng(spec.seed + 2)
     for year in years if "landsat" in sensors else ():
-        plan += [("landsat", d) for d in (fixed_dates(year, spec.dates, 10.0) if spec.dates
-                                          else acquisition_dates(year, spec.landsat_per_year, rng_l, 10.0, lat=lat))]
+        plan += [("landsat", d) for d in dates("landsat", year, rng_l, 10.0)]
     return plan
 
 

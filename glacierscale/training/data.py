@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from glacierscale.simulate import RegionSpec, simulate
 from glacierscale.simulate.scene import refresh_truth
 
 CACHE_VERSION = 2  # bump when scene_samples changes what it returns
+_SPEC_DEFAULTS = json.loads(json.dumps({f.name: f.default for f in fields(RegionSpec) if f.default is not MISSING}))
 
 
 @dataclass
@@ -57,6 +58,8 @@ def region_samples(spec: RegionSpec, workdir: Path, years: list[int], resolution
     meta = scenes / "simulation.json"
     if meta.is_file():
         stored = json.loads(meta.read_text())
+        # a spec field added after these scenes were simulated is absent from them; its default is what they used
+        stored = {**_SPEC_DEFAULTS, **stored}
         if any(stored.get(k) != v for k, v in wanted.items() if k != "years") or stored.get("years") != list(years):
             shutil.rmtree(scenes)  # simulated from another spec: start again
     if not meta.is_file():
