@@ -15,8 +15,7 @@ from affine import Affine
 from glacierscale.classes import NODATA_CLASS
 from glacierscale.cli import main
 from glacierscale.simulate import SceneSet
-from glacierscale.training.sources import (GLACIER_LABEL, NOT_GLACIER_LABEL, CatalogSource, outline_labels,
-                                          source_samples)
+from glacierscale.training.sources import GLACIER_LABEL, NOT_GLACIER_LABEL, CatalogSource, outline_labels, source_samples
 
 RES, TILE = 20.0, 64  # 1.28 km units (a 1 km context margin around the 2.56 km simulated region)
 

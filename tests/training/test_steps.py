@@ -56,5 +56,5 @@ def test_cloud_shaped_optical_gaps_cover_part_of_a_patch_and_keep_the_labels() -
     for _ in range(10):
         x, y = batches.patch()
         gap = np.isnan(x[:6]).all(axis=0)
-        assert 0 < gap.sum() and (np.isnan(x[:6]).any(axis=0) == gap).all()  # every optical band, same pixels
+        assert gap.sum() > 0 and (np.isnan(x[:6]).any(axis=0) == gap).all()  # every optical band, same pixels
         assert np.isfinite(x[6:]).all() and (y == 1).all()  # SAR and DEM stay; every pixel keeps its label
