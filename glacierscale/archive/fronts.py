@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from glacierscale.archive.query import BBox, ChangeArchive
 
 CALVING = ("marine", "lake", "shelf")
+FRONT_ZONE_PX = 25  # the box method's zone: within 25 px (500 m at 20 m) of water mapped in any year
 MARGIN_DEG = 0.01  # the window read around a glacier's outlines (~1 km): room for the water in front of it
 COLUMNS = ["glacier_id", "rgi_id", "year", "terminus_type", "length_m", "position_m", "retreat_m", "retreat_unc_m",
            "front_nodata_share", "geometry"]
@@ -93,8 +94,16 @@ def _glacier_fronts(archive: ChangeArchive, series: gpd.GeoDataFrame) -> pd.Data
                     & is_glacier(classes[i]) for i, geom in enumerate(own.geometry)])
     water = classes == WATER
     found = [front_line(ice[i], water[i], transform) for i in range(len(own))]
-    positions = box_positions(ice, found, res)
+    # the box method on the terminus zone only: pixels observed in every year with a front (a cloud gap elsewhere
+    # on the glacier is not a change of its front) within FRONT_ZONE_PX of water mapped in any year (the basin a
+    # retreating front vacates fills with water, so the zone follows the front wherever it went)
+    from scipy import ndimage
+
     has = np.array([f.length_m > 0 for f in found])
+    seen = has if has.any() else np.ones(len(found), bool)  # years whose front is hidden have no position anyway
+    zone = (classes[seen] != NODATA_CLASS).all(axis=0) & ndimage.binary_dilation(water.any(axis=0),
+                                                                                  iterations=FRONT_ZONE_PX)
+    positions = box_positions(ice & zone[None], found, res)
     positions = np.where(has, positions, np.nan)
     _, unc = retreat(positions, res)
     # retreat since the previous year that had a front (a hidden front is skipped, never read as zero)

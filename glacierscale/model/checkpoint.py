@@ -42,10 +42,15 @@ class Checkpoint:
         return [str(g) for g in self.config.get("optional_groups", [])]
 
     def absent_bands(self, cube_bands: list[str]) -> list[str]:
-        """Return the bands the model needs that ``cube_bands`` lacks (bands of optional groups may be absent)."""
-        from glacierscale.model.bands import group_of
+        """Return the bands the model needs that ``cube_bands`` lacks (bands of optional groups may be absent).
 
-        return [b for b in self.bands if b not in cube_bands and group_of(b) not in self.optional_groups]
+        Optical bands are always needed: a checkpoint trained with cloud-shaped optical gaps maps clouded pixels
+        from SAR when asked to, but a cube without an optical band is a catalog that does not deliver it.
+        """
+        from glacierscale.model.bands import REQUIRED_GROUP, group_of
+
+        return [b for b in self.bands if b not in cube_bands
+                and (group_of(b) == REQUIRED_GROUP or group_of(b) not in self.optional_groups)]
 
     @property
     def resolution_m(self) -> float | None:

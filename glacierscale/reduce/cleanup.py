@@ -23,7 +23,7 @@ from scipy import ndimage
 from skimage.morphology import closing, disk, opening, remove_small_holes, remove_small_objects
 
 NODATA = 255
-CLEAN, DEBRIS = 1, 2
+CLEAN, DEBRIS, WATER = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,10 @@ def _disk(radius_m: float, resolution: float) -> np.ndarray | None:
 
 
 def clean(classes: np.ndarray, resolution: float, options: CleanupOptions = CleanupOptions()) -> np.ndarray:
-    """Return a cleaned copy of ``classes`` (0 background, 1 clean ice, 2 debris, 255 nodata)."""
+    """Return a cleaned copy of ``classes`` (0 background, 1 clean ice, 2 debris, 3 water, 255 nodata).
+
+    The steps act on ice; water keeps its class where it does not become ice, everything else is background.
+    """
     cls = classes.copy()  # classes of pixels that become ice are written here
     nodata = classes == NODATA
     ice = (classes == CLEAN) | (classes == DEBRIS)
@@ -78,6 +81,7 @@ def clean(classes: np.ndarray, resolution: float, options: CleanupOptions = Clea
     out = np.where(nodata, NODATA, 0).astype(classes.dtype)
     keep = ice & ~nodata
     out[keep] = np.where(cls[keep] == DEBRIS, DEBRIS, CLEAN)
+    out[(classes == WATER) & ~keep & ~nodata] = WATER  # water stays water (the calving-front export traces it)
     return out
 
 

@@ -97,8 +97,10 @@ def test_default_checkpoint_loads_and_matches_the_cube_bands() -> None:
     # the shipped checkpoint reads every band the local catalog's cubes have: the four sensor groups
     assert ckpt.bands == cube_bands(load_provider("local"))
     assert [g for g, _ in ckpt.model.spec.groups] == ["optical", "sar", "thermal", "dem"]
-    # trained with modality dropout: it runs without SAR, thermal or the DEM, never without optical data
-    assert set(ckpt.optional_groups) == {"sar", "thermal", "dem"}
+    # trained with modality dropout: it runs without SAR, thermal or the DEM, and with cloud-shaped optical gaps
+    # (it can map clouded pixels from SAR when asked to), but a cube must still deliver every optical band
+    assert set(ckpt.optional_groups) == {"optical", "sar", "thermal", "dem"} and ckpt.optical_optional
+    assert ckpt.relative_elevation and ckpt.classes[-1] == "water"
     assert ckpt.absent_bands([b for b in ckpt.bands if b not in ("VV", "VH", "COH", "LST")]) == []
     assert ckpt.absent_bands([b for b in ckpt.bands if b != "B11"]) == ["B11"]
     assert len(ckpt.model_hash) == 16

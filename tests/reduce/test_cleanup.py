@@ -90,3 +90,17 @@ def test_a_negative_clean_up_size_in_the_config_is_an_error_naming_the_field() -
 
     with pytest.raises(ConfigError, match=r"reduce\.cleanup\.opening_m"):
         _run_config({"opening_m": -20})
+
+
+def test_water_keeps_its_class_and_never_becomes_background() -> None:
+    from glacierscale.reduce.cleanup import CleanupOptions, clean
+
+    classes = np.zeros((40, 40), np.uint8)
+    classes[5:20, 5:20] = 1  # a glacier
+    classes[20:30, 5:25] = 3  # the lake it calves into
+    classes[35:38, 35:38] = 3  # a pond far from it
+    classes[0, :] = 255
+    out = clean(classes, 20.0, CleanupOptions(min_object_km2=0.01))
+    assert (out[20:30, 5:25] == 3).all() and (out[35:38, 35:38] == 3).all()
+    assert (out[5:20, 5:20] == 1).all() and (out[0] == 255).all()
+    assert set(np.unique(out)) == {0, 1, 3, 255}
