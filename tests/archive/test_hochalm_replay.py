@@ -34,6 +34,7 @@ def test_the_replayed_hochalm_series_recovers_the_published_areas(tmp_path: Path
     dated = table.merge(truth.rename(columns={"area_km2": "true_km2"}), on=["glacier_id", "year"])
     assert sorted(dated["year"]) == [2011, 2012, 2013, 2016]
     err = (dated["area_km2"] - dated["true_km2"]).abs() / dated["true_km2"]
+    print("\nhochalm replay:", dated[["year", "area_km2", "true_km2", "area_unc_km2"]].round(4).to_dict("records"))
     assert (err <= 0.05).sum() >= 3 and err.max() <= 0.10, dated[["year", "area_km2", "true_km2"]]
     assert ((dated["area_km2"] - dated["true_km2"]).abs() <= 1.96 * dated["area_unc_km2"]).all()
     assert err.mean() <= 0.05

@@ -154,7 +154,7 @@ def test_blending_on_the_device_equals_blending_on_the_host(one_torch_thread: No
     data = rng.normal(0.3, 0.1, (len(ckpt.bands), 200, 176)).astype(np.float32)
     host = predict_probabilities(ckpt, data, patch=64, overlap=16, batch_size=4, blend_on_device=False)
     dev = predict_probabilities(ckpt, data, patch=64, overlap=16, batch_size=16, blend_on_device=True)
-    assert dev.shape == host.shape == (3, 200, 176)
+    assert dev.shape == host.shape == (4, 200, 176)
     np.testing.assert_allclose(dev, host, atol=1e-5)
 
 
