@@ -13,7 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "`glacierscale simulate` (or a folder of several).")
     p.add_argument("--checkpoint", default="default", help="checkpoint directory (default: the shipped one)")
     p.add_argument("--scenes", required=True, help="scene set folder")
-    p.add_argument("--ablation", action="store_true", help="also evaluate with sensor groups withheld")
+    p.add_argument("--ablation", action="store_true",
+                   help="also evaluate with sensor groups withheld (optical only, −SAR, −thermal, −DEM, ...; "
+                   "no-optical: SAR + DEM + thermal on every pixel, as under clouds) and with the optical bands "
+                   "scaled ×0.7 / ×1.3")
     p.add_argument("--versus", action="append", default=[], metavar="CHECKPOINT",
                    help="also evaluate a separately trained checkpoint on the same pixels, e.g. an optical-only "
                    "model (training config `groups: [optical]`); repeatable")
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("measure")
     table.add_column("value", justify="right")
     for k, v in result["iou"].items():
-        table.add_row(f"IoU {k}", f"{v:.3f}")
+        table.add_row(f"IoU {k}", f"{v:.3f}" if v == v else "n/a (neither in the truth nor in the map)")
     if len(result["by_region"]) > 1:
         for region, iou in result["by_region"].items():
             debris = (f"{iou['debris']:.3f}" if result["truth_pixels"][region]["debris"]
