@@ -37,17 +37,20 @@ from glacierscale.pipeline.run import run_pipeline
 from glacierscale.pipeline.standins import StandinFactory
 cfg = standin_config(Path({tmp!r}), 12)
 try:
-    run_pipeline(cfg, progress=False, stages=StandinFactory(cloud_units=frozenset({cloudy!r}), delay_s=0.3))
+    run_pipeline(cfg, progress=False, stages=StandinFactory(cloud_units=frozenset({cloudy!r}), delay_s={delay_s!r}))
 except KeyboardInterrupt:  # what `glacierscale run` does with it (cli/__init__.py)
     print("interrupted", flush=True)
     sys.exit(130)
 """
 
 
-def start_standin_run(tmp: Path, cloudy: frozenset[str], *, capture: bool = False) -> subprocess.Popen[str]:
+def start_standin_run(tmp: Path, cloudy: frozenset[str], *, capture: bool = False,
+                      delay_s: float = 0.3) -> subprocess.Popen[str]:
     """Start :data:`RUN_SCRIPT` in its own session (a signal to its group reaches it and the Ray it starts only);
-    ``capture``: its output is piped (read it with ``communicate``), else discarded."""
-    code = RUN_SCRIPT.format(helpers=str(Path(__file__).parent), tmp=str(tmp), cloudy=sorted(cloudy))
+    ``capture``: its output is piped (read it with ``communicate``), else discarded; ``delay_s``: each stand-in
+    item's time."""
+    code = RUN_SCRIPT.format(helpers=str(Path(__file__).parent), tmp=str(tmp), cloudy=sorted(cloudy),
+                             delay_s=delay_s)
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)
     return subprocess.Popen([sys.executable, "-c", code], start_new_session=True, env=env,
