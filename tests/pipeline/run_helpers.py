@@ -29,7 +29,11 @@ def standin_config(tmp: Path, units: int, *, years: tuple[int, ...] = (2021, 202
 
 # a stand-in run of 12 units × 2 years in a child process (a Ctrl-C exits 130, as `glacierscale run` does)
 RUN_SCRIPT = """
+import signal
 import sys
+# a shell without job control starts background commands with SIGINT ignored, and Python keeps that: restore the
+# default (KeyboardInterrupt), as in a terminal, so a suite started in the background still tests Ctrl-C
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {helpers!r})
 from pathlib import Path
 from run_helpers import standin_config
