@@ -24,7 +24,8 @@ SLIVER_PX = 20  # holes between parts smaller than this (pixels) are seam sliver
 WINDOW_TILES = 32  # COG windows: blocks of 32 × 32 grid tiles (32,768 px square at 1024-px tiles)
 
 
-def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bbox: BBox | None = None) -> gpd.GeoDataFrame:
+def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bbox: BBox | None = None,
+             glacier_ids: set[str] | None = None) -> gpd.GeoDataFrame:
     """Return one polygon per glacier × year in EPSG:4326 with RGI 7 field names (rgi_id, glims_id, src_date, ...).
 
     A glacier's polygon is the union of its mapped parts over every tile, stitched in the CRS most of its parts
@@ -39,6 +40,8 @@ def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bb
     from glacierscale.archive.glaciers import live_parts
 
     rows = archive.in_bbox(bbox) if bbox else archive.table()
+    if glacier_ids is not None:  # only these glaciers (e.g. the calving ones): only their parts are read
+        rows = rows[rows["glacier_id"].isin(glacier_ids)]
     if years:
         rows = rows[(rows["year"] >= years[0]) & (rows["year"] <= years[1])]
     rows = rows[rows["quality"] != "gap"]
@@ -59,7 +62,7 @@ def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bb
     geoms = parts["geometry"].to_numpy(dtype=object)
     for (src, dst), idx in parts.groupby(["epsg", "main"]).indices.items():
         if src != dst:
-            geoms[idx] = _reproject(geoms[idx], int(src), int(dst))
+            geoms[idx] = reproject_geoms(geoms[idx], int(src), int(dst))
     parts = parts.assign(geometry=geoms, res=res)
     merged = (parts.groupby(["glacier_id", "year", "main"])
               .apply(lambda g: _stitch(g["geometry"].to_numpy(dtype=object), float(g["res"].min())),
@@ -67,14 +70,15 @@ def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bb
               .rename("geometry").reset_index())
     lonlat = merged["geometry"].to_numpy(dtype=object)
     for dst, idx in merged.groupby("main").indices.items():
-        lonlat[idx] = _reproject(lonlat[idx], int(dst), 4326)
+        lonlat[idx] = reproject_geoms(lonlat[idx], int(dst), 4326)
     merged = merged.assign(geometry=lonlat).drop(columns="main")
     out = rows.merge(merged, on=["glacier_id", "year"], how="inner")
     out["src_date"] = out["year"].astype(str)
     return gpd.GeoDataFrame(out[columns], geometry="geometry", crs="EPSG:4326")
 
 
-def _reproject(geoms: np.ndarray, src: int, dst: int) -> np.ndarray:
+def reproject_geoms(geoms: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """Return shapely geometries reprojected from EPSG ``src`` to EPSG ``dst``."""
     import shapely
     from pyproj import Transformer
 
@@ -129,17 +133,28 @@ def write_outlines(archive: ChangeArchive, path: str | Path, *, years: tuple[int
                    bbox: BBox | None = None) -> int:
     """Write outlines to ``path`` (.parquet GeoParquet or .gpkg GeoPackage); return the number of polygons."""
     path = Path(path)
-    fmt = OUTLINE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(f"--outlines {path}: the file must end in .parquet or .gpkg")
+    fmt = vector_format(path, "--outlines")
     gdf = outlines(archive, years=years, bbox=bbox)
     if gdf.empty:
         raise ArchiveError(f"archive {archive.location} has no mapped glacier outline for these years/bbox")
+    return write_vector(gdf, path, fmt, "outlines")
+
+
+def vector_format(path: Path, flag: str) -> str:
+    """Return the writer format of a vector export path (GeoParquet or GeoPackage); InputError names the flag."""
+    fmt = OUTLINE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{flag} {path}: the file must end in .parquet or .gpkg")
+    return fmt
+
+
+def write_vector(gdf: gpd.GeoDataFrame, path: Path, fmt: str, layer: str) -> int:
+    """Write ``gdf`` as GeoParquet or as the GeoPackage layer ``layer``; return its row count."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
         gdf.to_parquet(path)
     else:
-        gdf.to_file(path, driver="GPKG", layer="outlines")
+        gdf.to_file(path, driver="GPKG", layer=layer)
     return len(gdf)
 
 

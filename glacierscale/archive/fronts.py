@@ -14,13 +14,13 @@ Archives mapped by a checkpoint without the water class hold no water: the expor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from glacierscale.classes import NODATA_CLASS, WATER, is_glacier
-from glacierscale.errors import ArchiveError, InputError
+from glacierscale.errors import ArchiveError
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -34,25 +34,26 @@ COLUMNS = ["glacier_id", "rgi_id", "year", "terminus_type", "length_m", "positio
            "front_nodata_share", "geometry"]
 
 
-def fronts(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bbox: BBox | None = None) -> gpd.GeoDataFrame:
+def fronts(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bbox: BBox | None = None,
+           rows: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     """Return one front line per calving glacier × mapped year (EPSG:4326) with length, position and retreat (m).
 
     ``position_m`` is the box-method position (ice area in the box over the zone the terminus moves through,
     divided by the mean front length; larger = farther advanced), ``retreat_m`` the position change since the
     glacier's previous year with a front (positive = retreat) and ``retreat_unc_m`` its 1σ uncertainty
     (√2 × ½ pixel). ``front_nodata_share`` is the share of the ice margin's neighbours that are nodata.
+    ``rows``: the glacier table already read for ``bbox`` (read here when not given).
     """
     import geopandas as gpd
 
     from glacierscale.archive.export import outlines
 
-    rows = archive.in_bbox(bbox) if bbox else archive.table()
-    terminus = rows["terminus_type"].astype(str).str.lower()
-    calving = rows[terminus.isin(CALVING)].drop_duplicates("glacier_id").set_index("glacier_id")
+    if rows is None:
+        rows = archive.in_bbox(bbox) if bbox else archive.table()
+    calving = _calving(rows).drop_duplicates("glacier_id").set_index("glacier_id")
     if calving.empty:
         return gpd.GeoDataFrame(columns=COLUMNS, geometry="geometry", crs="EPSG:4326")
-    shapes = outlines(archive, years=years, bbox=bbox)
-    shapes = shapes[shapes["glacier_id"].isin(calving.index)]
+    shapes = outlines(archive, years=years, bbox=bbox, glacier_ids=set(calving.index))
     out: list[pd.DataFrame] = []
     for gid, series in shapes.groupby("glacier_id"):
         frame = _glacier_fronts(archive, series.sort_values("year"))
@@ -66,10 +67,10 @@ def fronts(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bbox
 
 def _glacier_fronts(archive: ChangeArchive, series: gpd.GeoDataFrame) -> pd.DataFrame | None:
     """Return the fronts of one glacier's yearly outlines (EPSG:4326) from the archived class mosaics."""
-    import shapely
     from affine import Affine
     from rasterio.features import rasterize
 
+    from glacierscale.archive.export import reproject_geoms
     from glacierscale.reduce.fronts import box_positions, front_line, retreat
 
     w, s, e, n = (float(v) for v in series.total_bounds)
@@ -115,8 +116,7 @@ def _glacier_fronts(archive: ChangeArchive, series: gpd.GeoDataFrame) -> pd.Data
                 back[i] = positions[last] - positions[i]
             last = i
     margin = [_margin_nodata(ice[i], classes[i]) for i in range(len(found))]
-    lines = np.array([f.line for f in found], dtype=object)
-    lonlat = shapely.transform(lines, _to_lonlat(int(ds.attrs["epsg"])))
+    lonlat = reproject_geoms(np.array([f.line for f in found], dtype=object), int(ds.attrs["epsg"]), 4326)
     return pd.DataFrame({"year": own["year"].to_numpy(), "length_m": [f.length_m for f in found],
                          "position_m": positions, "retreat_m": back,
                          "retreat_unc_m": np.where(np.isfinite(back), unc, np.nan),
@@ -131,38 +131,24 @@ def _margin_nodata(ice: np.ndarray, classes: np.ndarray) -> float:
     return float((classes[ring] == NODATA_CLASS).mean()) if ring.any() else float("nan")
 
 
-def _to_lonlat(epsg: int) -> Any:
-    from pyproj import Transformer
-
-    tf = Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True)
-
-    def apply(coords: np.ndarray) -> np.ndarray:
-        lon, lat = tf.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([lon, lat])
-
-    return apply
-
-
 def write_fronts(archive: ChangeArchive, path: str | Path, *, years: tuple[int, int] | None = None,
                  bbox: BBox | None = None) -> int:
     """Write the calving fronts to FILE.parquet (GeoParquet) or FILE.gpkg; return the number of lines."""
-    from glacierscale.archive.export import OUTLINE_FORMATS
+    from glacierscale.archive.export import vector_format, write_vector
 
     path = Path(path)
-    fmt = OUTLINE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(f"--fronts {path}: the file must end in .parquet or .gpkg")
+    fmt = vector_format(path, "--fronts")
     rows = archive.in_bbox(bbox) if bbox else archive.table()
-    if not rows["terminus_type"].astype(str).str.lower().isin(CALVING).any():
+    if _calving(rows).empty:
         raise ArchiveError(f"archive {archive.location} holds no lake- or marine-terminating glacier (inventory "
                            "terminus type marine, lake or shelf): no calving front to export")
-    gdf = fronts(archive, years=years, bbox=bbox)
+    gdf = fronts(archive, years=years, bbox=bbox, rows=rows)
     if gdf.empty or not (gdf["length_m"] > 0).any():
         raise ArchiveError(f"archive {archive.location}: no mapped water touches its calving glaciers, so no front "
                            "could be traced (archives mapped by a checkpoint without the water class hold no water)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "parquet":
-        gdf.to_parquet(path)
-    else:
-        gdf.to_file(path, driver="GPKG", layer="fronts")
-    return len(gdf)
+    return write_vector(gdf, path, fmt, "fronts")
+
+
+def _calving(rows: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows of lake-, marine- or shelf-terminating glaciers."""
+    return rows[rows["terminus_type"].astype(str).str.lower().isin(CALVING)]
