@@ -18,3 +18,8 @@ CLASS_LEGEND = {"0": "background", "1": "clean ice", "2": "debris-covered ice",
 def is_glacier(classes: np.ndarray) -> np.ndarray:
     """Return where a class raster (or label array) is glacier: clean or debris-covered ice."""
     return np.isin(classes, GLACIER_CLASSES)
+
+
+def glacier_probability(probs: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Return p(clean ice) + p(debris-covered ice) from class probabilities (classes along ``axis``)."""
+    return np.asarray(np.take(probs, list(GLACIER_CLASSES), axis=axis).sum(axis=axis))

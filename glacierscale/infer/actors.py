@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from glacierscale.classes import glacier_probability
 from glacierscale.infer.options import InferOptions, forward_fn
 from glacierscale.infer.patches import predict_classes, select_bands
 from glacierscale.model.checkpoint import NODATA_CLASS
@@ -65,7 +66,7 @@ class InferenceWorker:
         data = select_bands(self.ckpt, cube, cube_bands)
         classes, probs = predict_classes(self.ckpt, data, patch=self.patch, overlap=self.overlap,
                                          batch_size=self.batch_size, device=self.device, forward=self.forward)
-        glacier = np.round(100 * np.nan_to_num(probs[1:3].sum(axis=0), nan=0.0)).astype(np.uint8)
+        glacier = np.round(100 * np.nan_to_num(glacier_probability(probs), nan=0.0)).astype(np.uint8)
         glacier[classes == NODATA_CLASS] = 255
         return TileResult(unit_id, year, classes, glacier, time.perf_counter() - t0)
 

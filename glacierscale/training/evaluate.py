@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from glacierscale.classes import WATER, is_glacier
+from glacierscale.classes import WATER, glacier_probability, is_glacier
 from glacierscale.errors import InputError
 from glacierscale.model.bands import GROUPS
 from glacierscale.model.checkpoint import NODATA_CLASS, Checkpoint, load_checkpoint
@@ -190,7 +190,3 @@ def calibrate(checkpoint: str | Path, scenes: list[Path], *, tile_size: int = 38
     (ckpt.path / CONFIG).write_text(json.dumps(config, indent=1))
     return result
 
-
-def glacier_probability(probs: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Return p(clean ice) + p(debris-covered ice) from class probabilities (classes along ``axis``)."""
-    return np.asarray(np.take(probs, [1, 2], axis=axis).sum(axis=axis))
