@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "what the satellites in orbit that year deliver, e.g. at 46.8° N 8 Sentinel-2 in 2016 (2A "
                    "only), 17 from 2017, Sentinel-1 5 (1A alone) or 9 (two), none of either before 2015; with "
                    "--dates, only the dates a satellite was in service (docs/simulator.md)")
+    p.add_argument("--cloud-climate", choices=("mountain", "maritime", "continental", "auto"), default="mountain",
+                   help="per-scene cloud fraction of the Sentinel-2 and Landsat scenes: mountain (default: mean 45 %%, "
+                   "40-70 %% typical), maritime (mean 62 %%, 15 %% of scenes near-clear: Patagonia, SE Alaska, "
+                   "Norway, Iceland, Svalbard), continental (mean 21 %%, 30 %% near-clear: Karakoram, Kunlun, dry "
+                   "Andes) or auto: chosen from --lon/--lat (full physics only; sources in docs/simulator.md)")
     p.add_argument("--physics", choices=("full", "classic"), default="full",
                    help="full (default) or classic: the procedural scenes the shipped checkpoint was trained on")
     p.add_argument("--s2-naming", choices=("earth-search", "planetary-computer"), default="earth-search",
@@ -79,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--grid-m {args.grid_m}: must be at least 20 m")
     if not 0 <= args.debris_share <= 1:
         raise ConfigError(f"--debris-share {args.debris_share}: must be between 0 and 1")
+    if args.physics == "classic" and args.cloud_climate != "mountain":
+        raise ConfigError(f"--cloud-climate {args.cloud_climate} needs --physics full: classic physics keeps the "
+                          "clouds the shipped checkpoint was trained on")
     if real and args.physics == "classic":
         raise ConfigError("--physics classic is for procedural regions only; real inputs use full physics")
     lon = args.lon if args.lon is not None else 10.78
@@ -97,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         ela_m=args.ela if args.ela is not None else 3000.0, ela_from_inputs=args.ela is None,
         physics="full" if real else args.physics, dem=args.dem, outlines=tuple(args.outlines or ()), bbox=bbox, window_m=window,
         dates=dates, s2_naming=args.s2_naming, debris_share=args.debris_share, grid_m=args.grid_m,
-        revisit=args.revisit,
+        revisit=args.revisit, cloud_climate=args.cloud_climate,
     )
     scenes = simulate(spec, args.out, sensors, progress=not args.quiet)
     print(f"wrote {', '.join(scenes.collections)} for {len(scenes.years)} years "

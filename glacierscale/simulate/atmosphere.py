@@ -11,15 +11,17 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from glacierscale.simulate.cloudclimate import CLIMATES, CloudClimate, scene_cover
 from glacierscale.simulate.physics import smooth_noise
 
 CLOUD_HEIGHT_M = 2000.0
 CLOUD_SIGMA_PX = 18.0
 
 
-def scene_cloud_cover(rng: np.random.Generator) -> float:
-    """Return a scene's cloud fraction: 40-70 % typical over mountains in the ablation season, 0-85 % possible."""
-    return float(np.clip(rng.beta(2.0, 2.0) * 0.9, 0, 0.85))
+def scene_cloud_cover(rng: np.random.Generator, climate: CloudClimate = CLIMATES["mountain"]) -> float:
+    """Return a scene's cloud fraction drawn from the region's cloud climate (default "mountain": 40-70 %
+    typical over mountains in the ablation season, 0-85 % possible; :mod:`glacierscale.simulate.cloudclimate`)."""
+    return scene_cover(rng, climate)
 
 
 def clouds(shape: tuple[int, int], resolution: float, cover: float, sun_elev_deg: float, sun_az_deg: float,

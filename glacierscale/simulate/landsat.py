@@ -76,7 +76,8 @@ def simulate_scene(region: Region, when: datetime, rng: np.random.Generator, out
     direct = (np.clip(cos_i, 0, None) * ~shadow).astype(np.float32)
     temp = surface_temperature(region, surf, when.year, doy, direct, rng)
     # clouds as for Sentinel-2, tops at ~258 K; their shadows cool the ground by up to 3 K
-    cloud, cshadow = clouds(region.shape, spec.resolution, scene_cloud_cover(rng), sun_elev, sun_az, rng)
+    cover = scene_cloud_cover(rng, region.cloud_climate)
+    cloud, cshadow = clouds(region.shape, spec.resolution, cover, sun_elev, sun_az, rng)
     temp = temp - 3.0 * cshadow
     temp = temp * (1 - cloud) + (CLOUD_TOP_K + rng.normal(0, 3.0)) * cloud
     # the TIRS footprint is ~100 m: blur (Gaussian with FWHM 100 m), then average onto the 30 m grid

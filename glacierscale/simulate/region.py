@@ -18,6 +18,7 @@ from affine import Affine
 from rasterio import features
 from shapely.geometry.base import BaseGeometry
 
+from glacierscale.simulate.cloudclimate import CLOUD_CLIMATES, CloudClimate, cloud_climate
 from glacierscale.simulate.glaciers import (
     debris_zone_px,
     design_glaciers,
@@ -71,6 +72,9 @@ class RegionSpec:
     max_size_km: float = 30.0  # a window fitted to real inputs is cut to this size around its centre
     revisit: str = "fixed"  # "fixed": s2/s1/landsat_per_year scenes a year; "real": what the satellites in orbit
     # that season deliver (simulate/revisit.py: e.g. no Sentinel before 2015, Sentinel-1A alone 2022-2024)
+    cloud_climate: str = "mountain"  # per-scene cloud fraction of the optical and thermal scenes (full physics):
+    # "mountain" (mean 0.45, the historical draw), "maritime" (0.62), "continental" (0.21) or "auto" (from the
+    # centre's lat/lon; simulate/cloudclimate.py)
 
     @property
     def real(self) -> bool:
@@ -135,6 +139,11 @@ class Region:
     @property
     def crs(self) -> str:
         return f"EPSG:{self.epsg}"
+
+    @property
+    def cloud_climate(self) -> CloudClimate:
+        """Return the cloud climate of the optical and thermal scenes ("auto" resolved at the region's centre)."""
+        return cloud_climate(self.spec.cloud_climate, self.center_lon, self.center_lat)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -212,6 +221,16 @@ def build_region(spec: RegionSpec) -> Region:
         from glacierscale.errors import ConfigError
 
         raise ConfigError(f"RegionSpec.revisit must be {' or '.join(map(repr, REVISITS))}, got {spec.revisit!r}")
+    if spec.cloud_climate not in CLOUD_CLIMATES:
+        from glacierscale.errors import ConfigError
+
+        raise ConfigError(f"RegionSpec.cloud_climate must be one of {', '.join(map(repr, CLOUD_CLIMATES))}, "
+                          f"got {spec.cloud_climate!r}")
+    if spec.cloud_climate != "mountain" and spec.physics == "classic" and not spec.real:
+        from glacierscale.errors import ConfigError
+
+        raise ConfigError(f"RegionSpec.cloud_climate {spec.cloud_climate!r} needs physics='full': classic physics "
+                          "keeps the clouds the shipped checkpoint was trained on")
     if spec.real:
         from glacierscale.simulate.georegion import build_geo_region
 

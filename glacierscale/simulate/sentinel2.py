@@ -2,7 +2,8 @@
 
 Classic physics draws exactly what the shipped checkpoint was trained on. Full physics (real inputs, or
 ``RegionSpec(physics="full")``) adds rock types shared by rock, moraine and debris, seasonal and fresh snow
-on any date, dirty ice, lakes, sea and ice mélange, and the 40-70 % cloud cover typical over mountains.
+on any date, dirty ice, lakes, sea and ice mélange, and clouds from the region's cloud climate (default: the
+40-70 % cover typical over mountains; :mod:`glacierscale.simulate.cloudclimate`).
 """
 
 from __future__ import annotations
@@ -99,8 +100,9 @@ def render(region: Region, when: datetime, rng: np.random.Generator) -> Renderin
     direct = np.clip(cos_i, 0, None) / np.sin(np.deg2rad(sun_elev)) * ~shadow
     skyview = (1 + np.cos(region.slope)) / 2
 
-    if full:  # 40-70 % typical over mountain glaciers in the ablation season (PHYSICS.md section 6)
-        cloud, cshadow = clouds(region.shape, spec.resolution, scene_cloud_cover(rng), sun_elev, sun_az, rng)
+    if full:  # the region's cloud climate: 40-70 % typical over mountain glaciers (PHYSICS.md section 6)
+        cover = scene_cloud_cover(rng, region.cloud_climate)
+        cloud, cshadow = clouds(region.shape, spec.resolution, cover, sun_elev, sun_az, rng)
     else:  # classic: cloud optical thickness over 0-60 % of the scene, mostly small fractions
         cover = float(np.clip(rng.beta(1.1, 3.0) * 0.8, 0, 0.6))
         field = smooth_noise(region.shape, rng, 18.0)
