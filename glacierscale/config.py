@@ -167,12 +167,21 @@ class CleanupConfig(_Strict):
                                   "(bigger ones are nunataks)")
     remove_isolated_debris: bool = Field(False, description="debris-covered ice that touches no clean ice is "
                                          "removed (debris on its own looks like rock to every sensor)")
+    steep_snow_slope_deg: float = Field(0.0, ge=0, le=90, description="clean ice on slopes this steep or more "
+                                        "that is thinner than steep_snow_width_m is removed (avalanche snow on rock "
+                                        "walls); 0 = off; needs the DEM in the cube")
+    steep_snow_width_m: float = Field(60.0, ge=0, description="width below which steep clean ice counts as a snow "
+                                      "streak (steep_snow_slope_deg)")
 
 
 class ReduceConfig(_Strict):
     """How a published run turns mapped pixels into glacier-year areas (docs/products.md)."""
 
     cleanup: CleanupConfig = CleanupConfig()
+    candidates: bool = Field(True, description="mapped ice beyond every outline's attribution buffer is kept as "
+                             "candidate glaciers (ids cand-G…, docs/products.md) instead of being dropped")
+    candidate_min_km2: float = Field(0.01, ge=0, description="smallest candidate object (km², over the tile and "
+                                     "its overlap); smaller unattributed ice is only counted per tile")
 
     min_observed_fraction: float = Field(
         0.5, ge=0, le=1, description="glacier-years observed below this share of their outline are flagged "

@@ -70,7 +70,7 @@ def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bb
               .rename("geometry").reset_index())
     lonlat = merged["geometry"].to_numpy(dtype=object)
     for dst, idx in merged.groupby("main").indices.items():
-        lonlat[idx] = reproject_geoms(lonlat[idx], int(dst), 4326)
+        lonlat[idx] = [split_antimeridian(g) for g in reproject_geoms(lonlat[idx], int(dst), 4326)]
     merged = merged.assign(geometry=lonlat).drop(columns="main")
     out = rows.merge(merged, on=["glacier_id", "year"], how="inner")
     out["src_date"] = out["year"].astype(str)
@@ -84,6 +84,28 @@ def reproject_geoms(geoms: np.ndarray, src: int, dst: int) -> np.ndarray:
 
     tf = Transformer.from_crs(f"EPSG:{src}", f"EPSG:{dst}", always_xy=True)
     return np.asarray(shapely.transform(geoms, lambda xy: np.column_stack(tf.transform(xy[:, 0], xy[:, 1]))))
+
+
+def split_antimeridian(geom: Any) -> Any:
+    """Return a lon/lat geometry that crosses 180° cut there into a MultiPolygon (RFC 7946 §3.1.9).
+
+    Reprojected from a UTM zone, such an outline comes back with longitudes near +180 and −180 in one ring, a
+    polygon around the globe; its vertices west of 0° are moved by +360°, the result cut at 180° and the eastern
+    part moved back. Geometries spanning less than 180° of longitude are returned as they are (a glacier never
+    spans more).
+    """
+    import shapely
+    from shapely.affinity import translate
+
+    if geom is None or geom.is_empty or geom.bounds[2] - geom.bounds[0] <= 180.0:
+        return geom
+    shifted = shapely.make_valid(shapely.transform(
+        geom, lambda xy: np.column_stack([np.where(xy[:, 0] < 0, xy[:, 0] + 360.0, xy[:, 0]), xy[:, 1]])))
+    west = shapely.clip_by_rect(shifted, -180.0, -90.0, 180.0, 90.0)
+    east = translate(shapely.clip_by_rect(shifted, 180.0, -90.0, 540.0, 90.0), -360.0)
+    polys = [p for g in (west, east) for p in getattr(g, "geoms", [g])
+             if isinstance(p, shapely.Polygon) and not p.is_empty]
+    return shapely.MultiPolygon(polys)
 
 
 def _stitch(geoms: np.ndarray, resolution: float) -> Any:

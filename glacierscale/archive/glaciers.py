@@ -137,6 +137,7 @@ def update_glaciers(root: Any, touched: pd.DataFrame, attrs: pd.DataFrame | None
                     col = a[n]
                     group[n].oindex[pos] = (col.astype(float).to_numpy() if n in ("lon", "lat")
                                             else tables.strings(col.fillna("")))
+    _candidate_attrs(group, all_ids, ids)
     years = tables.year_indices(group, sorted(values["year"].unique().tolist()))
     pos = np.searchsorted(all_ids, values["glacier_id"].to_numpy(dtype=object))
     yi = values["year"].map(years).to_numpy()
@@ -149,6 +150,19 @@ def update_glaciers(root: Any, touched: pd.DataFrame, attrs: pd.DataFrame | None
         col = values[n]
         group[n].vindex[pos, yi] = tables.strings(col) if tables.GLACIERS[n][1] == "str" else col.to_numpy(dtype=float)
     return len(values)
+
+
+def _candidate_attrs(group: Any, all_ids: np.ndarray, ids: set[str]) -> None:
+    """Write the location of candidate glaciers (ice outside every outline), read from their ids."""
+    from glacierscale.reduce.candidates import candidate_location, is_candidate
+
+    cands = sorted(g for g in ids if is_candidate(g))
+    if not cands:
+        return
+    pos = np.searchsorted(all_ids, np.asarray(cands, dtype=object))
+    where = np.array([candidate_location(g) for g in cands], dtype=np.float64)
+    group["lon"].oindex[pos] = where[:, 0]
+    group["lat"].oindex[pos] = where[:, 1]
 
 
 def _insert(group: Any, ids: list[str]) -> np.ndarray:

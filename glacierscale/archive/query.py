@@ -154,6 +154,18 @@ class ChangeArchive:
             return pd.DataFrame(columns=COLUMNS)
         return _years(self._rows(index), from_year, to_year).reset_index(drop=True)
 
+    def candidates(self, from_year: int | None = None, to_year: int | None = None) -> pd.DataFrame:
+        """Return the rows of candidate glaciers: mapped ice outside every inventory outline (``reduce.candidates``)."""
+        if "glaciers" not in self.root:
+            return pd.DataFrame(columns=COLUMNS)
+        from glacierscale.reduce.candidates import PREFIX
+
+        ids = self._ids()
+        lo, hi = np.searchsorted(ids, PREFIX), np.searchsorted(ids, PREFIX + "\uffff")  # ids are sorted
+        if lo == hi:
+            return pd.DataFrame(columns=COLUMNS)
+        return _years(self._rows(slice(int(lo), int(hi))), from_year, to_year).reset_index(drop=True)
+
     def change_rates(self, glacier_id: str | None = None, bbox: BBox | None = None, from_year: int | None = None,
                      to_year: int | None = None, min_observed_fraction: float | None = None) -> pd.DataFrame:
         """Return area changes between consecutive usable years (rate ± uncertainty, signal-to-noise flag).

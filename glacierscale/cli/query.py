@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--glacier", metavar="ID", help="glacier id (as in the inventory)")
     which.add_argument("--bbox", type=parse_bbox, metavar="W,S,E,N", help="glaciers whose centroid lies in this box")
+    which.add_argument("--candidates", action="store_true",
+                       help="candidate glaciers: mapped ice outside every inventory outline (ids cand-G…), "
+                            "to accept into the inventory or reject")
     p.add_argument("--from", dest="from_year", type=int, metavar="Y", help="first year")
     p.add_argument("--to", dest="to_year", type=int, metavar="Y", help="last year")
     p.add_argument("--as-of", help="snapshot id to read instead of the latest")
@@ -40,11 +43,18 @@ def run(args: argparse.Namespace) -> int:
     archive = open_archive(args.archive, as_of=args.as_of)
     if args.min_observed is not None and not 0 <= args.min_observed <= 1:
         raise InputError(f"--min-observed {args.min_observed}: must be a fraction between 0 and 1")
+    if args.changes and args.candidates:
+        raise InputError("--changes with --candidates: query a candidate's changes with --glacier cand-G…")
     if args.changes:
         return _print_changes(archive.change_rates(args.glacier, args.bbox, args.from_year, args.to_year,
                                                    args.min_observed), args.format)
     if args.glacier:
         df = archive.glacier(args.glacier, args.from_year, args.to_year)
+    elif args.candidates:
+        df = archive.candidates(args.from_year, args.to_year)
+        if df.empty:
+            print(f"archive {args.archive} holds no candidate glaciers (no mapped ice beyond every outline's buffer)")
+            return 0
     else:
         df = archive.in_bbox(args.bbox, args.from_year, args.to_year)
         if df.empty:

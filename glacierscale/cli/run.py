@@ -54,6 +54,12 @@ def _report(result: Any) -> int:
         console.print(f"resumed: {result.found_done} items were already in the archive with the same checkpoint")
     for line in result.repairs:
         console.print(f"inventory: {line}")
+    cands = result.candidates
+    if len(cands):
+        per_year = cands.groupby("year")["area_km2"].agg(["count", "sum"])
+        years = ", ".join(f"{y}: {int(r['count'])} ({r['sum']:.3f} km²)" for y, r in per_year.iterrows())
+        console.print(f"candidates: ice outside every inventory outline, kept as candidate glaciers: {years}; "
+                      "`glacierscale query ARCHIVE --candidates` lists them")
     if result.failures:
         console.print(failure_table(result.failures))
         console.print(f"{len(result.failures)} items failed; the rest is archived. Fix the cause and rerun with "

@@ -31,6 +31,15 @@ class TileResult:
     reason: str = ""  # why a gap is a gap
     cpu_seconds: float = 0.0  # process CPU time of the inference call
     cube_cpu_seconds: float = 0.0
+    slope_deg: np.ndarray | None = None  # uint8 DEM slope (°, 255 = unknown) for the reducer's clean-up
+
+
+def slope_of(data: np.ndarray, bands: list[str]) -> np.ndarray | None:
+    """Return the cube's DEM slope as uint8 degrees (255 = unknown), or None when the cube has no SLOPE band."""
+    if "SLOPE" not in bands:
+        return None
+    slope = data[bands.index("SLOPE")]
+    return np.where(np.isfinite(slope), np.clip(np.round(slope), 0, 90), 255).astype(np.uint8)
 
 
 class InferenceWorker:
@@ -81,7 +90,8 @@ class InferenceWorker:
         cpu = time.process_time()
         r = self.predict(cube.unit_id, cube.year, (cube.data, cube.bands))
         return TileResult(r.unit_id, r.year, r.classes, r.glacier_probability, r.seconds, cube.missing,
-                          cube.seconds, cube.built, "", time.process_time() - cpu, cube.cpu_seconds)
+                          cube.seconds, cube.built, "", time.process_time() - cpu, cube.cpu_seconds,
+                          slope_of(cube.data, list(cube.bands)))
 
     def ping(self) -> bool:
         return True

@@ -42,6 +42,7 @@ class RunResult:
     skipped_years: list[int] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
     ledger: str = ""
+    candidates: pd.DataFrame = field(default_factory=pd.DataFrame)  # candidate glacier-years this run mapped
 
     @property
     def failures(self) -> list[dict[str, Any]]:
@@ -190,7 +191,8 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
                "stream": stream, "pixels": float(driver.pixels),
                **{f"{k}_per_item": v for k, v in stage_seconds(frame).items()}}
     return RunResult(_archive_rows(cfg.archive, glaciers.index, years), snapshot, [u.unit_id for u in units], run_id,
-                     seconds, summary, found_done, repairs=list(inventory.attrs.get("repairs", [])), ledger=ledger)
+                     seconds, summary, found_done, repairs=list(inventory.attrs.get("repairs", [])), ledger=ledger,
+                     candidates=_candidate_rows(cfg.archive, years, run_id))
 
 
 def _code_version() -> str:
@@ -206,6 +208,18 @@ def _forget_selections(state: str, run_id: str) -> None:
     fs, _, (p,) = fsspec.get_fs_token_paths(f"{state.rstrip('/')}/runs/{run_id}/selections")
     if fs.exists(p):
         fs.rm(p, recursive=True)
+
+
+def _candidate_rows(location: str, years: list[int], run_id: str) -> pd.DataFrame:
+    """Return the candidate glacier-years (ice outside every outline) this run mapped."""
+    from glacierscale.archive.query import open_archive
+    from glacierscale.errors import ArchiveError
+
+    try:
+        rows = open_archive(location).candidates(min(years), max(years)) if years else pd.DataFrame()
+    except ArchiveError:
+        return pd.DataFrame()
+    return rows[rows["run_id"] == run_id].reset_index(drop=True) if len(rows) else rows
 
 
 def _archive_rows(location: str, glacier_ids: Any, years: list[int]) -> pd.DataFrame:

@@ -50,14 +50,15 @@ class ItemOutcome:
 
 
 def _reduce_default(unit: WorkUnit, tile: TileResult, glaciers: Any, selection: SelectionRecord, model_hash: str, *,
-                    max_distance_m: float, min_object_km2: float, cleanup: dict[str, Any] | None = None) -> Any:
+                    max_distance_m: float, min_object_km2: float, cleanup: dict[str, Any] | None = None,
+                    candidate_min_km2: float | None = None) -> Any:
     from glacierscale.reduce.cleanup import CleanupOptions
     from glacierscale.reduce.tasks import reduce_item
 
     steps = CleanupOptions(**cleanup) if cleanup else None
     return reduce_item(unit, tile, glaciers, input_hash=selection.input_hash, model_hash=model_hash,
                        scenes=selection.scene_ids, max_distance_m=max_distance_m, min_object_km2=min_object_km2,
-                       cleanup=steps)
+                       cleanup=steps, candidate_min_km2=candidate_min_km2)
 
 
 def default_stages(cfg: RunConfig, url: str, provider: Provider, checkpoint: str, *, run_id: str,
@@ -73,7 +74,8 @@ def default_stages(cfg: RunConfig, url: str, provider: Provider, checkpoint: str
         max_scenes=cfg.selection.max_scenes)
     cube = functools.partial(_cube_default, provider, store=cfg.resolved_cube_store())
     reduce = functools.partial(_reduce_default, max_distance_m=MAX_ATTRIBUTION_M, min_object_km2=MIN_OBJECT_KM2,
-                               cleanup=cfg.reduce.cleanup.model_dump())
+                               cleanup=cfg.reduce.cleanup.model_dump(),
+                               candidate_min_km2=cfg.reduce.candidate_min_km2 if cfg.reduce.candidates else None)
     i = cfg.infer
     return StageFunctions(select, cube, reduce, InferenceWorker,
                           (checkpoint, i.threads_per_actor, i.patch_size, i.overlap, i.batch_size,

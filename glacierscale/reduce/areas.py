@@ -115,21 +115,26 @@ def _pixel_centres(unit: WorkUnit) -> tuple[np.ndarray, np.ndarray]:
     return minx + r / 2 + r * np.arange(unit.size_px), maxy - r / 2 - r * np.arange(unit.size_px)
 
 
-def attribution_map(unit: WorkUnit, inventory: gpd.GeoDataFrame, max_distance_m: float) -> tuple[np.ndarray, list[str]]:
+def attribution_map(unit: WorkUnit, inventory: gpd.GeoDataFrame, max_distance_m: float, *,
+                    padded: bool = False) -> tuple[np.ndarray, list[str]]:
     """Return (index raster, ids) on the core tile: index i+1 = glacier ids[i], 0 = no glacier within reach.
 
     Only the glaciers the plan lists for the unit are rasterised (at world scale the inventory is large).
-    Rows with the same id are dissolved into one glacier (``ids`` has each id once).
+    Rows with the same id are dissolved into one glacier (``ids`` has each id once). ``padded``: on the padded
+    tile (the inference read, ``unit.read_transform()``) instead of the core tile.
     """
     listed = inventory["glacier_id"].astype(str).isin(unit.glacier_ids).to_numpy()
     proj = inventory[listed].to_crs(unit.epsg)
     # rows sharing an id (a glacier split over several rows) are one glacier: one label, their outlines dissolved
     ids = sorted({str(g) for g in proj["glacier_id"]})
     index = {g: i + 1 for i, g in enumerate(ids)}
-    shape = (unit.size_px, unit.size_px)
+    shape = (unit.read_size_px,) * 2 if padded else (unit.size_px, unit.size_px)
+    transform = unit.read_transform() if padded else unit_transform(unit)
     shapes = [(geom, index[str(g)]) for g, geom in zip(proj["glacier_id"], proj.geometry, strict=True)
               if geom is not None and not geom.is_empty]
-    labels = features.rasterize(shapes, out_shape=shape, transform=unit_transform(unit), fill=0, dtype="int32")
+    if not shapes:
+        return np.zeros(shape, np.int32), ids
+    labels = features.rasterize(shapes, out_shape=shape, transform=transform, fill=0, dtype="int32")
     if max_distance_m > 0 and labels.any():
         dist, (ir, ic) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
         near = labels[ir, ic]

@@ -9,7 +9,11 @@ Steps, in order, on the glacier mask (clean + debris-covered ice), never touchin
    around them (misread crevasse fields, dark ice); larger islands are nunataks and stay.
 4. **isolated debris**: debris-covered objects that touch no clean ice are removed (moraine read as debris;
    a real debris tongue is connected to the clean ice that feeds it).
-5. **minimum mapping unit**: objects below ``min_object_km2`` (0.01 km², the RGI's smallest glacier) removed.
+5. **steep snow** (needs the DEM slope, off by default): clean ice on slopes of ``steep_snow_slope_deg`` or more
+   in objects narrower than ``steep_snow_width_m`` (no pixel half that width inside the ice: streaks and gully
+   fills) becomes background: avalanche snow on rock walls reads as snow-covered ice to every optical band,
+   while snow does not stay on such slopes as wide fields; wide steep ice (hanging glaciers, ice aprons) stays.
+6. **minimum mapping unit**: objects below ``min_object_km2`` (0.01 km², the RGI's smallest glacier) removed.
 
 scikit-image's morphology and scipy's labelling do the work (well kept, exact, no custom kernels).
 """
@@ -35,9 +39,12 @@ class CleanupOptions:
     closing_m: float = 0.0
     fill_holes_km2: float = 0.0
     remove_isolated_debris: bool = False
+    steep_snow_slope_deg: float = 0.0
+    steep_snow_width_m: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in ("min_object_km2", "opening_m", "closing_m", "fill_holes_km2"):
+        for name in ("min_object_km2", "opening_m", "closing_m", "fill_holes_km2", "steep_snow_slope_deg",
+                     "steep_snow_width_m"):
             if getattr(self, name) < 0:
                 raise ValueError(f"clean-up {name} must be ≥ 0, got {getattr(self, name)}")
 
@@ -47,10 +54,13 @@ def _disk(radius_m: float, resolution: float) -> np.ndarray | None:
     return disk(r) if r >= 1 else None
 
 
-def clean(classes: np.ndarray, resolution: float, options: CleanupOptions = CleanupOptions()) -> np.ndarray:
+def clean(classes: np.ndarray, resolution: float, options: CleanupOptions = CleanupOptions(),
+          slope_deg: np.ndarray | None = None) -> np.ndarray:
     """Return a cleaned copy of ``classes`` (0 background, 1 clean ice, 2 debris, 3 water, 255 nodata).
 
     The steps act on ice; water keeps its class where it does not become ice, everything else is background.
+    ``slope_deg``: the DEM slope on the same grid (NaN or 255 where unknown), for the steep-snow step; without
+    it that step is skipped.
     """
     cls = classes.copy()  # classes of pixels that become ice are written here
     nodata = classes == NODATA
@@ -75,6 +85,8 @@ def clean(classes: np.ndarray, resolution: float, options: CleanupOptions = Clea
             has_clean = np.zeros(n + 1, bool)
             has_clean[np.unique(labels[(cls == CLEAN) & ice])] = True
             ice &= has_clean[labels]
+    if options.steep_snow_slope_deg > 0 and slope_deg is not None:
+        ice &= ~_steep_snow(ice, ice & (cls == CLEAN), slope_deg, options, resolution)
     mmu = round(options.min_object_km2 / px_km2)
     if mmu > 1:
         ice = remove_small_objects(ice, max_size=mmu - 1)
@@ -83,6 +95,21 @@ def clean(classes: np.ndarray, resolution: float, options: CleanupOptions = Clea
     out[keep] = np.where(cls[keep] == DEBRIS, DEBRIS, CLEAN)
     out[(classes == WATER) & ~keep & ~nodata] = WATER  # water stays water (the calving-front export traces it)
     return out
+
+
+def _steep_snow(ice: np.ndarray, clean_ice: np.ndarray, slope_deg: np.ndarray, options: CleanupOptions,
+                resolution: float) -> np.ndarray:
+    """Return the steep clean-ice objects (8-connected, on known slopes ≥ the threshold) that are thin: no pixel
+    of theirs lies half the width or more inside the ice. A steep part of a wide glacier is deep inside it."""
+    slope = np.asarray(slope_deg, dtype=np.float32)
+    steep = clean_ice & np.isfinite(slope) & (slope >= options.steep_snow_slope_deg) & (slope < 255)
+    objects, n = ndimage.label(steep, structure=np.ones((3, 3), bool))
+    if not n:
+        return steep
+    depth = ndimage.distance_transform_edt(ice) * resolution  # metres to the nearest pixel that is not ice
+    deepest = np.asarray(ndimage.maximum(depth, objects, np.arange(1, n + 1)))
+    thin = np.concatenate([[False], deepest < options.steep_snow_width_m / 2])
+    return thin[objects]
 
 
 def _assign_new_ice(out: np.ndarray, new: np.ndarray) -> None:

@@ -2,7 +2,9 @@
 
 Cleans the classes (small objects), cuts the core tile, attributes glacier pixels to the unit's inventory
 glaciers and measures, per glacier, the ice area of observed pixels, the outline area and how much of it was
-observed (so a cloud gap is counted, never read as retreat), the boundary length and the ice polygons.
+observed (so a cloud gap is counted, never read as retreat), the boundary length and the ice polygons. Ice
+beyond every outline's buffer becomes candidate glaciers with ids of their own (``reduce.candidates``), whose
+"outline" is their mapped footprint.
 """
 
 from __future__ import annotations
@@ -49,13 +51,15 @@ def _polygons_wkb(ice_labels: np.ndarray, unit: WorkUnit) -> dict[int, bytes]:
 
 def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *, input_hash: str, model_hash: str,
                 scenes: dict[str, list[str]], max_distance_m: float, min_object_km2: float,
-                cleanup: CleanupOptions | None = None) -> UnitProduct:
+                cleanup: CleanupOptions | None = None, candidate_min_km2: float | None = None) -> UnitProduct:
     """Return the unit-year's product from its mapped padded tile and the unit's glaciers (a gap stays a gap).
 
     ``cleanup`` sets the OBIA clean-up steps (``reduce.cleanup``); by default only objects below
-    ``min_object_km2`` are removed.
+    ``min_object_km2`` are removed. ``candidate_min_km2``: objects of ice beyond every outline's buffer at least
+    this large become candidate parts (``reduce.candidates``); None keeps them in ``unattributed_km2`` only.
     """
     from glacierscale.reduce.areas import attribution_map, pixel_areas_km2, zone_mask
+    from glacierscale.reduce.candidates import find_candidates, is_candidate
     from glacierscale.reduce.cleanup import CleanupOptions, clean
 
     sensors = tuple(sorted(s for s, m in tile.missing.items() if not m))
@@ -64,7 +68,8 @@ def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *,
                            reason=tile.reason or "nothing usable")
     steps = cleanup or CleanupOptions(min_object_km2=min_object_km2)
     # clean on the padded tile, so an object that reaches into the overlap keeps its full size
-    classes = clean(tile.classes, unit.resolution, steps)[unit.core()]
+    cleaned = clean(tile.classes, unit.resolution, steps, slope_deg=tile.slope_deg)
+    classes = cleaned[unit.core()]
     probability = tile.glacier_probability[unit.core()]
     labels, ids = attribution_map(unit, glaciers, max_distance_m)
     outlines, _ = attribution_map(unit, glaciers, 0.0)
@@ -72,9 +77,22 @@ def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *,
     if inside is not None:
         labels, outlines = np.where(inside, labels, 0), np.where(inside, outlines, 0)
     px_km2 = pixel_areas_km2(unit)  # true ground area of each pixel (the CRS's areal scale removed)
-    n = len(ids) + 1
     nodata = classes == NODATA_CLASS
     ice = (classes == 1) | (classes == 2)
+    counted = np.ones_like(nodata) if inside is None else inside
+    if candidate_min_km2 is not None and (ice & (labels == 0) & counted).any():
+        # objects are found on the padded tile, so one cut by the tile edge is named alike by both tiles
+        reach, _ = attribution_map(unit, glaciers, max_distance_m, padded=True)
+        beyond = ((cleaned == 1) | (cleaned == 2)) & (reach == 0) if cleaned.shape == reach.shape else None
+        if beyond is not None:
+            cand, cand_ids = find_candidates(beyond, unit.core(), unit.read_transform(), unit.epsg, px_km2,
+                                             candidate_min_km2)
+            cand = np.where((labels == 0) & counted, cand, 0)
+            offset = len(ids)
+            labels = np.where(cand > 0, cand + offset, labels)
+            outlines = np.where(cand > 0, cand + offset, outlines)  # a candidate's footprint is its outline
+            ids = [*ids, *cand_ids]
+    n = len(ids) + 1
     ice_labels = np.where(ice, labels, 0)
 
     def count(mask: np.ndarray, lab: np.ndarray) -> np.ndarray:
@@ -89,9 +107,8 @@ def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *,
     parts = tuple(
         GlacierPart(gid, float(area[i + 1]), float(debris[i + 1]), float(outline[i + 1]), float(observed[i + 1]),
                     float(perimeter[i + 1]), float(soft[i + 1]), polygons.get(i + 1, b""))
-        for i, gid in enumerate(ids) if gid in unit.glacier_ids
+        for i, gid in enumerate(ids) if gid in unit.glacier_ids or is_candidate(gid)
     )
-    counted = np.ones_like(nodata) if inside is None else inside
     share = float((nodata & counted).sum() / max(1, counted.sum()))
     return UnitProduct(unit, tile.year, "done", input_hash, model_hash, classes=classes, probability=probability,
                        parts=parts, unattributed_km2=float(area[0]), nodata_share=share, sensors=sensors,

@@ -28,7 +28,11 @@ def test_the_replayed_hochalm_series_recovers_the_published_areas(tmp_path: Path
     assert main(["simulate", "--outlines", str(GLIMS), "--years", "2011:2016", "--out", str(sim), "--quiet"]) == 0
     assert main(["run", "--catalog", str(sim), "--inventory", str(sim / "inventory.gpkg"), "--years", "2011:2016",
                  "--archive", str(arch), "--quiet"]) == 0
-    table = open_archive(str(arch)).table()
+    archive = open_archive(str(arch))
+    table = archive.table()
+    cands = archive.candidates()  # ice mapped beyond the outline's buffer is kept apart, never added to the glacier
+    assert cands["area_km2"].sum() < 0.02 * table["area_km2"].max() * 6  # measured: 0.083 km² over the six years
+    table = table[~table["glacier_id"].isin(set(cands["glacier_id"]))]
     assert sorted(table["year"]) == list(range(2011, 2017))  # the years without a GLIMS date are estimated too
     truth = gpd.read_file(sim / "truth" / "truth_outlines.gpkg")[["glacier_id", "year", "area_km2"]]
     dated = table.merge(truth.rename(columns={"area_km2": "true_km2"}), on=["glacier_id", "year"])

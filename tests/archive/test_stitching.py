@@ -84,3 +84,57 @@ def test_one_polygon_per_year_whose_ellipsoidal_area_matches_the_table(archive) 
         assert len(row.geometry.interiors) == 1  # the nunatak; no slivers left along the tile and zone seams
         area = abs(GEOD.geometry_area_perimeter(row.geometry)[0]) / 1e6
         assert area == pytest.approx(row.observed_area_km2, rel=0.002)  # −0.01 %, +0.004 %
+
+
+def _across_180(year: int) -> shapely.Geometry:
+    """An oval glacier of 3.6 × 2.2 km centred on the antimeridian at 66° N, split at 180° as inventories
+    store it (a MultiPolygon with one part either side), losing ≈ 100 m of rim a year."""
+    oval = shapely.affinity.scale(shapely.Point(180.0, 66.0).buffer(0.04, 64), 1.0, 0.25)
+    oval = oval.buffer(-0.0009 * (year - 2021), 64)
+    east = shapely.affinity.translate(shapely.clip_by_rect(oval, 180, -90, 360, 90), -360)
+    return shapely.MultiPolygon([shapely.clip_by_rect(oval, 0, -90, 180, 90), east])
+
+
+@pytest.fixture(scope="module")
+def antimeridian(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list]:
+    tmp: Path = tmp_path_factory.mktemp("antimeridian")
+    inventory = gpd.GeoDataFrame({"glacier_id": ["AM1"]}, geometry=[_across_180(2021)], crs=4326)
+    units = plan_units(inventory, 20.0, 128, 0.0, overlap_px=0)
+    glaciers = pd.DataFrame({"glacier_id": ["AM1"], "rgi_id": [""], "glims_id": [""], "lon": [180.0], "lat": [66.0],
+                             "region": ["10"], "terminus_type": ["land"]})
+    writer = open_run(str(tmp / "archive"), "a1", RunPlan("a1", units, [2021, 2022], glaciers),
+                      staging=str(tmp / "staging"))
+    items = []
+    for year in (2021, 2022):
+        for unit in units:
+            classes = _classes(unit, _across_180(year))
+            tile = TileResult(unit.unit_id, year, classes, np.where(classes == 1, 97, 2).astype(np.uint8), 0.0)
+            items.append(writer.stage(reduce_item(unit, tile, inventory, input_hash=f"{unit.unit_id}{year}",
+                                                  model_hash="m", scenes={}, max_distance_m=100.0,
+                                                  min_object_km2=0.01)))
+    writer.checkpoint(items)
+    writer.publish({})
+    return str(tmp / "archive"), units
+
+
+def test_a_glacier_across_the_antimeridian_has_its_ellipsoidal_area(antimeridian) -> None:
+    path, units = antimeridian
+    assert {u.epsg for u in units} == {32601, 32660}
+    table = open_archive(path).table().set_index("year")
+    for year in (2021, 2022):
+        truth = abs(GEOD.geometry_area_perimeter(_across_180(year))[0]) / 1e6
+        assert table.loc[year, "area_km2"] == pytest.approx(truth, rel=0.005), year
+
+
+def test_its_outline_is_one_feature_split_at_the_antimeridian(antimeridian) -> None:
+    """GeoJSON (RFC 7946 §3.1.9) and GIS tools want an object crossing 180° cut there into a MultiPolygon."""
+    gdf = outlines(open_archive(antimeridian[0]))
+    assert len(gdf) == 2
+    for row in gdf.itertuples():
+        geom = row.geometry
+        assert geom.geom_type == "MultiPolygon" and len(geom.geoms) == 2, (row.year, geom.geom_type)
+        west, east = sorted(geom.geoms, key=lambda p: p.bounds[0])
+        assert west.bounds[0] == pytest.approx(-180.0) and west.bounds[2] < -179.9  # the part east of 180°
+        assert east.bounds[2] == pytest.approx(180.0) and east.bounds[0] > 179.9
+        area = abs(GEOD.geometry_area_perimeter(geom)[0]) / 1e6
+        assert area == pytest.approx(row.observed_area_km2, rel=0.01)

@@ -104,3 +104,30 @@ def test_water_keeps_its_class_and_never_becomes_background() -> None:
     assert (out[20:30, 5:25] == 3).all() and (out[35:38, 35:38] == 3).all()
     assert (out[5:20, 5:20] == 1).all() and (out[0] == 255).all()
     assert set(np.unique(out)) == {0, 1, 3, 255}
+
+
+def test_thin_snow_streaks_on_steep_slopes_are_removed_wide_steep_ice_and_gentle_streaks_stay() -> None:
+    c = _glacier()
+    slope = np.full(c.shape, 25.0, np.float32)
+    slope[:, 45:60] = 55.0  # a rock wall east of the glacier
+    slope[10:50, 30:40] = 50.0  # the glacier's steep eastern part: an ice apron 200 m wide
+    c[5:35, 48:50] = 1  # a 40 m wide avalanche streak down the wall
+    c[52:58, 5:7] = 1  # a 40 m wide streak on gentle ground (a snow bank, not this step's business)
+    steps = CleanupOptions(min_object_km2=0.0, steep_snow_slope_deg=45.0, steep_snow_width_m=60.0)
+    out = clean(c, RES, steps, slope_deg=slope)
+    assert (out[5:35, 48:50] == 0).all()  # the steep streak is gone
+    assert (out[10:50, 10:40] == c[10:50, 10:40]).all()  # the glacier, its steep apron included, is untouched
+    assert (out[52:58, 5:7] == 1).all()
+    # unknown slope (255 from the actor, NaN) never removes anything; without a slope the step is skipped
+    assert (clean(c, RES, steps, slope_deg=np.full(c.shape, 255, np.uint8))[5:35, 48:50] == 1).all()
+    assert (clean(c, RES, steps)[5:35, 48:50] == 1).all()
+    with pytest.raises(ValueError, match="steep_snow_slope_deg must be ≥ 0"):
+        CleanupOptions(steep_snow_slope_deg=-1.0)
+
+
+def test_the_actor_hands_the_cube_slope_to_the_reducer_as_whole_degrees() -> None:
+    from glacierscale.infer.actors import slope_of
+
+    data = np.stack([np.zeros((2, 2)), np.array([[12.4, 47.6], [np.nan, 95.0]])]).astype(np.float32)
+    assert slope_of(data, ["B02", "SLOPE"]).tolist() == [[12, 48], [255, 90]]
+    assert slope_of(data, ["B02", "B03"]) is None
