@@ -15,6 +15,7 @@ from rasterio.warp import Resampling, reproject
 from glacierscale.catalog.provider import load_provider
 from glacierscale.catalog.server import LocalStacServer
 from glacierscale.cube.build import build_unit
+from glacierscale.errors import InputError
 from glacierscale.inventory.units import plan_units, read_inventory
 from glacierscale.model.checkpoint import NODATA_CLASS
 from glacierscale.simulate import RegionSpec, simulate
@@ -101,6 +102,9 @@ def scene_samples(scenes: Path, years: list[int], resolution: float, tile_size: 
     units = plan_units(read_inventory(scenes / "inventory.gpkg"), resolution, tile_size, 0.0, overlap_px=0)
     meta = json.loads((scenes / "simulation.json").read_text())
     units = [u for u in units if _covered(u.bounds, u.epsg, meta)]  # real outlines may reach past the window
+    if not units:
+        raise InputError(f"simulated region {scenes}: no tile of the run's grid ({tile_size} px × {resolution:g} m) "
+                         "lies mostly inside the simulated window; simulate a larger --size")
     samples = []
     with LocalStacServer(scenes) as server:
         for unit in units:
@@ -119,9 +123,18 @@ def scene_samples(scenes: Path, years: list[int], resolution: float, tile_size: 
 
 
 def _covered(bounds: tuple[float, float, float, float], epsg: int, meta: dict[str, object]) -> bool:
-    """Return whether the simulated region covers most of a unit (same CRS, over half its area)."""
-    if "bounds" not in meta or meta.get("epsg") != epsg:
-        return "bounds" not in meta
+    """Return whether the simulated region covers most of a unit (over half its area).
+
+    A unit in another CRS than the simulation's (the simulator grids in UTM up to 84° N as Sentinel-2 does, the
+    run's tiles are polar stereographic from 72° N) is compared by its bounds taken into the simulation's CRS.
+    """
+    if "bounds" not in meta:
+        return True
+    if meta.get("epsg") != epsg:
+        from pyproj import Transformer
+
+        tf = Transformer.from_crs(f"EPSG:{epsg}", f"EPSG:{meta.get('epsg')}", always_xy=True)
+        bounds = tf.transform_bounds(*bounds, densify_pts=21)
     left, bottom, right, top = (float(v) for v in meta["bounds"])  # type: ignore[attr-defined]
     w = max(0.0, min(right, bounds[2]) - max(left, bounds[0]))
     h = max(0.0, min(top, bounds[3]) - max(bottom, bounds[1]))
