@@ -56,10 +56,14 @@ REGIONS: dict[str, dict[str, Any]] = {  # name: simulate arguments
     # cloudy maritime (issue 16): western Svartisen (Engabreen, 66.7° N), ~640 km north-east of the nearest training
     # region (mar-norway, Jostedalsbreen), ELA ≈ 1,100 m [derived]; maritime cloud (mean scene cover 0.62, 15 %
     # near-clear; docs/simulator.md). Fixed revisit, like every other test region (real revisit gives 29
-    # Sentinel-2 scenes a season here, of which the cube keeps the four least cloudy). Svalbard would be the
-    # cloudier test, but north of 72° N the work units are planned in EPSG:3413 while the simulator writes UTM
-    # up to 84° N, so `evaluate` finds no unit of the region there.
+    # Sentinel-2 scenes a season here, of which the cube keeps the four least cloudy).  Svalbard (polar
+    # stereographic work units over a UTM simulation; evaluable since training.data._covered compares across CRSs)
+    # would be the cloudier test.
     "svartisen-m": {"seed": 909, "lon": 13.8, "lat": 66.68, "ela": 1100, "cloud_climate": "maritime"},
+    # bare ground around the glaciers (issue 17's false ice on real bare rock): procedural terrain in the Ecrins
+    # (Massif des Écrins, 44.9° N, 6.3° E; no training region within 150 km) with an unvegetated forefield of
+    # 800 m, where every other test region has vegetation below ELA − 500 m
+    "forefield-f": {"seed": 911, "lon": 6.3, "lat": 44.92, "ela": 3000, "forefield": 800},
 }
 
 
@@ -103,6 +107,8 @@ def simulate(name: str, out: Path) -> float:
         cmd += ["--ela", str(r["ela"])]
     if "cloud_climate" in r:
         cmd += ["--cloud-climate", r["cloud_climate"]]
+    if "forefield" in r:
+        cmd += ["--forefield-m", str(r["forefield"])]
     if "lon" in r:
         lon, lat = tile_centre(r["lon"], r["lat"])
         cmd += ["--lon", f"{lon:.6f}", "--lat", f"{lat:.6f}"]

@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Sentinel-2 asset keys: blue ... scl (Earth Search) or B02 ... SCL (Planetary Computer)")
     p.add_argument("--debris-share", type=float, default=0.3,
                    help="share of a large, flat tongue's ablation area under debris (default 0.3)")
+    p.add_argument("--forefield-m", type=float, default=0.0, metavar="M",
+                   help="full physics: bare, unvegetated moraines and outwash this far around each glacier (the "
+                   "ground left since the Little Ice Age; default 0: vegetation wherever the climate allows it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -84,6 +87,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--grid-m {args.grid_m}: must be at least 20 m")
     if not 0 <= args.debris_share <= 1:
         raise ConfigError(f"--debris-share {args.debris_share}: must be between 0 and 1")
+    if args.forefield_m < 0:
+        raise ConfigError(f"--forefield-m {args.forefield_m}: must be ≥ 0 metres")
+    if args.physics == "classic" and args.forefield_m > 0 and not real:
+        raise ConfigError(f"--forefield-m {args.forefield_m:g} needs --physics full: classic scenes paint no vegetation "
+                          "zones")
     if args.physics == "classic" and args.cloud_climate != "mountain":
         raise ConfigError(f"--cloud-climate {args.cloud_climate} needs --physics full: classic physics keeps the "
                           "clouds the shipped checkpoint was trained on")
@@ -105,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         ela_m=args.ela if args.ela is not None else 3000.0, ela_from_inputs=args.ela is None,
         physics="full" if real else args.physics, dem=args.dem, outlines=tuple(args.outlines or ()), bbox=bbox, window_m=window,
         dates=dates, s2_naming=args.s2_naming, debris_share=args.debris_share, grid_m=args.grid_m,
-        revisit=args.revisit, cloud_climate=args.cloud_climate,
+        revisit=args.revisit, cloud_climate=args.cloud_climate, forefield_m=args.forefield_m,
     )
     scenes = simulate(spec, args.out, sensors, progress=not args.quiet)
     print(f"wrote {', '.join(scenes.collections)} for {len(scenes.years)} years "

@@ -75,6 +75,8 @@ class RegionSpec:
     cloud_climate: str = "mountain"  # per-scene cloud fraction of the optical and thermal scenes (full physics):
     # "mountain" (mean 0.45, the historical draw), "maritime" (0.62), "continental" (0.21) or "auto" (from the
     # centre's lat/lon; simulate/cloudclimate.py)
+    forefield_m: float = 0.0  # full physics: bare, unvegetated ground (moraines, outwash) this far around each
+    # glacier's first outline, where vegetation has not returned since the Little Ice Age; 0 = none
 
     @property
     def real(self) -> bool:
@@ -135,6 +137,7 @@ class Region:
     debris_thickness: np.ndarray | None = None  # m, > 0 on the debris zone
     lithology: np.ndarray | None = None  # (3, y, x) weights of the rock types (full physics)
     rock_glaciers: np.ndarray | None = None  # active rock glaciers (full physics; background class)
+    bare_ground: np.ndarray | None = None  # the unvegetated forefield (spec.forefield_m; simulate/surfaces.py)
 
     @property
     def crs(self) -> str:

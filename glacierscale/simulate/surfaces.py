@@ -54,6 +54,28 @@ def seasonal_snow_line(doy: int, ela_m: float, lat: float, rng: np.random.Genera
     return float(line), fresh
 
 
+def forefield(region: Region) -> np.ndarray | None:
+    """Return the bare ground within ``spec.forefield_m`` of the glaciers' first outlines (None when 0).
+
+    Glaciers reached their Little Ice Age maxima around 1850 and lost 35 % of their area by the 1970s and
+    almost 50 % by 2000 (European Alps: Zemp et al. 2006, GRL 33); the ground they left (terminal and lateral
+    moraines, outwash) is still mostly unvegetated, rock-coloured and gentle, in front of and beside every
+    tongue, at the elevations where debris-covered tongues end. Without it, bare rock at tongue level would
+    almost always be debris.
+    """
+    dist = region.spec.forefield_m
+    if dist <= 0 or not region.masks:
+        return None
+    if region.bare_ground is None:
+        from scipy import ndimage
+
+        first = region.masks[min(region.masks)][0]
+        px = abs(region.transform.a)
+        reach = dist * (1.0 + 0.25 * np.clip(region.patchiness, -1.0, 1.0))  # 0.75-1.25 × the distance
+        region.bare_ground = (ndimage.distance_transform_edt(~first) * px <= reach) & ~first
+    return region.bare_ground
+
+
 def paint_full(region: Region, year: int, snowline_m: float, fresh: bool) -> np.ndarray:
     """Return the Surface class of every pixel for one date (full physics)."""
     z, p = region.terrain.elevation, region.patchiness
@@ -63,6 +85,9 @@ def paint_full(region: Region, year: int, snowline_m: float, fresh: bool) -> np.
     # treeline and grass line follow the climate, i.e. the ELA (Alps: 2100 and 2500 m for an ELA of 3000 m)
     s[z + 80 * p < ela - 500] = Surface.SPARSE_VEG
     s[z + 80 * p < ela - 900] = Surface.DENSE_VEG
+    bare = forefield(region)
+    if bare is not None:  # moraines and outwash the glacier left since the Little Ice Age: no vegetation yet
+        s[bare] = Surface.ROCK
     if region.rock_glaciers is not None:
         s[region.rock_glaciers] = Surface.ROCK_GLACIER
     snow_kind = Surface.FRESH_SNOW if fresh else Surface.SEASONAL_SNOW
