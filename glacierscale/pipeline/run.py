@@ -190,9 +190,9 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
     seconds = {"total": time.perf_counter() - t_start, "commits": driver.commit_seconds, "publish": publish_s,
                "stream": stream, "pixels": float(driver.pixels),
                **{f"{k}_per_item": v for k, v in stage_seconds(frame).items()}}
-    return RunResult(_archive_rows(cfg.archive, glaciers.index, years), snapshot, [u.unit_id for u in units], run_id,
-                     seconds, summary, found_done, repairs=list(inventory.attrs.get("repairs", [])), ledger=ledger,
-                     candidates=_candidate_rows(cfg.archive, years, run_id))
+    rows, candidates = _archive_rows(cfg.archive, glaciers.index, years, run_id)
+    return RunResult(rows, snapshot, [u.unit_id for u in units], run_id, seconds, summary, found_done,
+                     repairs=list(inventory.attrs.get("repairs", [])), ledger=ledger, candidates=candidates)
 
 
 def _code_version() -> str:
@@ -210,28 +210,20 @@ def _forget_selections(state: str, run_id: str) -> None:
         fs.rm(p, recursive=True)
 
 
-def _candidate_rows(location: str, years: list[int], run_id: str) -> pd.DataFrame:
-    """Return the candidate glacier-years (ice outside every outline) this run mapped."""
+def _archive_rows(location: str, glacier_ids: Any, years: list[int], run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the archive rows of the run's glaciers × years, and the candidate glacier-years this run mapped."""
     from glacierscale.archive.query import open_archive
     from glacierscale.errors import ArchiveError
-
-    try:
-        rows = open_archive(location).candidates(min(years), max(years)) if years else pd.DataFrame()
-    except ArchiveError:
-        return pd.DataFrame()
-    return rows[rows["run_id"] == run_id].reset_index(drop=True) if len(rows) else rows
-
-
-def _archive_rows(location: str, glacier_ids: Any, years: list[int]) -> pd.DataFrame:
-    from glacierscale.archive.query import open_archive
-    from glacierscale.errors import ArchiveError
+    from glacierscale.reduce.candidates import PREFIX
 
     try:
         table = open_archive(location).table()
     except ArchiveError:
-        return pd.DataFrame(columns=["glacier_id", "year", "area_km2", "debris_km2"])
-    rows = table[table["glacier_id"].isin(set(glacier_ids)) & table["year"].isin(years)]
-    return rows.reset_index(drop=True)
+        return pd.DataFrame(columns=["glacier_id", "year", "area_km2", "debris_km2"]), pd.DataFrame()
+    in_years = table["year"].isin(years)
+    rows = table[table["glacier_id"].isin(set(glacier_ids)) & in_years]
+    cands = table[table["glacier_id"].str.startswith(PREFIX) & in_years & (table["run_id"] == run_id)]
+    return rows.reset_index(drop=True), cands.reset_index(drop=True)
 
 
 def update_pipeline(cfg: RunConfig, *, progress: bool = True, console: Console | None = None,

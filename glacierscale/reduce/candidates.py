@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from affine import Affine
 from pyproj import Transformer
 from scipy import ndimage
 
@@ -48,7 +49,7 @@ def candidate_location(glacier_id: str) -> tuple[float, float]:
     return (lon - 360.0 if lon > 180.0 else lon), lat
 
 
-def find_candidates(unattributed: np.ndarray, core: tuple[slice, slice], transform: object, epsg: int,
+def find_candidates(unattributed: np.ndarray, core: tuple[slice, slice], transform: Affine, epsg: int,
                     pixel_km2: np.ndarray, min_km2: float) -> tuple[np.ndarray, list[str]]:
     """Return (index raster on the core tile, ids): index i+1 = candidate ids[i], 0 = no candidate.
 
@@ -69,11 +70,8 @@ def find_candidates(unattributed: np.ndarray, core: tuple[slice, slice], transfo
         return out, []
     inner = ndimage.distance_transform_edt(objects > 0)
     spots = ndimage.maximum_position(inner, objects, keep)
-    rows = np.array([s[0] for s in spots], dtype=np.float64) + 0.5
-    cols = np.array([s[1] for s in spots], dtype=np.float64) + 0.5
-    a = transform  # affine: x = c + col·a, y = f + row·e (north-up)
-    xs = a.c + cols * a.a  # type: ignore[attr-defined]
-    ys = a.f + rows * a.e  # type: ignore[attr-defined]
+    rows, cols = (np.array([s[k] for s in spots], dtype=np.float64) + 0.5 for k in (0, 1))  # pixel centres
+    xs, ys = transform.c + cols * transform.a, transform.f + rows * transform.e  # north-up affine
     lon, lat = Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True).transform(xs, ys)
     names = [candidate_id(float(x), float(y)) for x, y in zip(np.atleast_1d(lon), np.atleast_1d(lat), strict=True)]
     ids = sorted(set(names))

@@ -83,15 +83,13 @@ def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *,
     if candidate_min_km2 is not None and (ice & (labels == 0) & counted).any():
         # objects are found on the padded tile, so one cut by the tile edge is named alike by both tiles
         reach, _ = attribution_map(unit, glaciers, max_distance_m, padded=True)
-        beyond = ((cleaned == 1) | (cleaned == 2)) & (reach == 0) if cleaned.shape == reach.shape else None
-        if beyond is not None:
-            cand, cand_ids = find_candidates(beyond, unit.core(), unit.read_transform(), unit.epsg, px_km2,
-                                             candidate_min_km2)
-            cand = np.where((labels == 0) & counted, cand, 0)
-            offset = len(ids)
-            labels = np.where(cand > 0, cand + offset, labels)
-            outlines = np.where(cand > 0, cand + offset, outlines)  # a candidate's footprint is its outline
-            ids = [*ids, *cand_ids]
+        beyond = ((cleaned == 1) | (cleaned == 2)) & (reach == 0)
+        cand, cand_ids = find_candidates(beyond, unit.core(), unit.read_transform(), unit.epsg, px_km2,
+                                         candidate_min_km2)
+        cand = np.where((cand > 0) & (labels == 0) & counted, cand + len(ids), 0)
+        labels = np.where(cand > 0, cand, labels)
+        outlines = np.where(cand > 0, cand, outlines)  # a candidate's footprint is its outline
+        ids = [*ids, *cand_ids]
     n = len(ids) + 1
     ice_labels = np.where(ice, labels, 0)
 

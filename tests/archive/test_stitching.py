@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -40,19 +41,19 @@ def _classes(unit, geom: shapely.Geometry) -> np.ndarray:
                               dtype="uint8")
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list]:
-    tmp: Path = tmp_path_factory.mktemp("stitch")
-    inventory = gpd.GeoDataFrame({"glacier_id": ["X1"]}, geometry=[_glacier(2021)], crs=4326)
+def _publish(tmp: Path, gid: str, outline: Callable[[int], shapely.Geometry], lon: float, lat: float,
+             region: str) -> tuple[str, list]:
+    """Map one glacier (its truth ``outline`` per year) over every tile it touches, 2021 and 2022, and publish."""
+    inventory = gpd.GeoDataFrame({"glacier_id": [gid]}, geometry=[outline(2021)], crs=4326)
     units = plan_units(inventory, 20.0, 128, 0.0, overlap_px=0)
-    glaciers = pd.DataFrame({"glacier_id": ["X1"], "rgi_id": [""], "glims_id": [""], "lon": [12.0], "lat": [47.0],
-                             "region": ["11"], "terminus_type": ["land"]})
+    glaciers = pd.DataFrame({"glacier_id": [gid], "rgi_id": [""], "glims_id": [""], "lon": [lon], "lat": [lat],
+                             "region": [region], "terminus_type": ["land"]})
     writer = open_run(str(tmp / "archive"), "s1", RunPlan("s1", units, [2021, 2022], glaciers),
                       staging=str(tmp / "staging"))
     items = []
     for year in (2021, 2022):
         for unit in units:
-            classes = _classes(unit, _glacier(year))
+            classes = _classes(unit, outline(year))
             tile = TileResult(unit.unit_id, year, classes, np.where(classes == 1, 97, 2).astype(np.uint8), 0.0)
             items.append(writer.stage(reduce_item(unit, tile, inventory, input_hash=f"{unit.unit_id}{year}",
                                                   model_hash="m", scenes={}, max_distance_m=100.0,
@@ -60,6 +61,11 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list]:
     writer.checkpoint(items)
     writer.publish({})
     return str(tmp / "archive"), units
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list]:
+    return _publish(tmp_path_factory.mktemp("stitch"), "X1", _glacier, 12.0, 47.0, "11")
 
 
 def test_the_glacier_spans_several_tiles_of_two_zones(archive) -> None:
@@ -97,24 +103,7 @@ def _across_180(year: int) -> shapely.Geometry:
 
 @pytest.fixture(scope="module")
 def antimeridian(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list]:
-    tmp: Path = tmp_path_factory.mktemp("antimeridian")
-    inventory = gpd.GeoDataFrame({"glacier_id": ["AM1"]}, geometry=[_across_180(2021)], crs=4326)
-    units = plan_units(inventory, 20.0, 128, 0.0, overlap_px=0)
-    glaciers = pd.DataFrame({"glacier_id": ["AM1"], "rgi_id": [""], "glims_id": [""], "lon": [180.0], "lat": [66.0],
-                             "region": ["10"], "terminus_type": ["land"]})
-    writer = open_run(str(tmp / "archive"), "a1", RunPlan("a1", units, [2021, 2022], glaciers),
-                      staging=str(tmp / "staging"))
-    items = []
-    for year in (2021, 2022):
-        for unit in units:
-            classes = _classes(unit, _across_180(year))
-            tile = TileResult(unit.unit_id, year, classes, np.where(classes == 1, 97, 2).astype(np.uint8), 0.0)
-            items.append(writer.stage(reduce_item(unit, tile, inventory, input_hash=f"{unit.unit_id}{year}",
-                                                  model_hash="m", scenes={}, max_distance_m=100.0,
-                                                  min_object_km2=0.01)))
-    writer.checkpoint(items)
-    writer.publish({})
-    return str(tmp / "archive"), units
+    return _publish(tmp_path_factory.mktemp("antimeridian"), "AM1", _across_180, 180.0, 66.0, "10")
 
 
 def test_a_glacier_across_the_antimeridian_has_its_ellipsoidal_area(antimeridian) -> None:

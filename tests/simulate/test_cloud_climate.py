@@ -142,25 +142,3 @@ def test_cli_classic_physics_refuses_another_climate(tmp_path: Path, capsys: pyt
     code = main(["simulate", "--physics", "classic", "--cloud-climate", "maritime", "--out", str(tmp_path / "o")])
     assert code == 2
     assert "--cloud-climate maritime needs --physics full" in capsys.readouterr().err
-
-
-# --- training caches ---------------------------------------------------------------------------------------
-
-
-def test_training_cache_from_before_cloud_climates_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from glacierscale.training import data
-
-    spec = RegionSpec(size_px=128, years=(2022,), s2_per_year=1, s1_per_year=1, seed=3, name="old")
-    simulate(spec, tmp_path / "old", sensors=("s2", "s1", "dem"), progress=False)
-    meta = tmp_path / "old" / "simulation.json"
-    stored = json.loads(meta.read_text())
-    del stored["cloud_climate"]  # as written before the field existed
-    meta.write_text(json.dumps(stored, indent=1))
-    calls: list[str] = []
-    monkeypatch.setattr(data, "simulate", lambda s, *a, **k: calls.append(s.cloud_climate))
-    monkeypatch.setattr(data, "cached_samples", lambda *a, **k: [])
-    monkeypatch.setattr(data, "refresh_truth", lambda *a, **k: False)
-    data.region_samples(spec, tmp_path, [2022], 10.0, 128)
-    assert calls == [] and meta.is_file(), "scenes simulated before the field are still this spec's"
-    data.region_samples(replace(spec, physics="full", cloud_climate="maritime"), tmp_path, [2022], 10.0, 128)
-    assert calls == ["maritime"], "another climate simulates again"

@@ -126,25 +126,3 @@ def test_cli_revisit_default_is_fixed_and_bad_values_are_refused(tmp_path: Path,
         main(["simulate", "--revisit", "weekly", "--out", str(tmp_path / "o")])
     assert exit_info.value.code == 2
     assert "--revisit: invalid choice: 'weekly'" in capsys.readouterr().err
-
-
-# --- training caches -------------------------------------------------------------------------------------
-
-
-def test_training_cache_from_before_revisit_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from glacierscale.training import data
-
-    spec = RegionSpec(size_px=128, years=(2022,), s2_per_year=1, s1_per_year=1, seed=3, name="old")
-    simulate(spec, tmp_path / "old", sensors=("s2", "s1", "dem"), progress=False)
-    meta = tmp_path / "old" / "simulation.json"
-    stored = json.loads(meta.read_text())
-    del stored["revisit"]  # as written before the field existed
-    meta.write_text(json.dumps(stored, indent=1))
-    calls: list[str] = []
-    monkeypatch.setattr(data, "simulate", lambda s, *a, **k: calls.append(s.revisit))
-    monkeypatch.setattr(data, "cached_samples", lambda *a, **k: [])
-    monkeypatch.setattr(data, "refresh_truth", lambda *a, **k: False)
-    data.region_samples(spec, tmp_path, [2022], 10.0, 128)
-    assert calls == [] and meta.is_file(), "scenes simulated before the field are still this spec's"
-    data.region_samples(replace(spec, revisit="real"), tmp_path, [2022], 10.0, 128)
-    assert calls == ["real"], "another revisit simulates again"
