@@ -54,7 +54,10 @@ def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bb
     parts = parts[(parts["gap"] == 0)].merge(rows[["glacier_id", "year"]], on=["glacier_id", "year"])
     epsg = np.asarray(root["tiles"]["epsg"][...])[parts["tile"].to_numpy()]
     res = np.asarray(root["tiles"]["resolution"][...])[parts["tile"].to_numpy()]
-    parts = parts.assign(epsg=epsg, geometry=shapely.from_wkb(part_wkb(root["parts"], parts["part"].to_numpy())))
+    wkbs = np.array(part_wkb(root["parts"], parts["part"].to_numpy()), dtype=object)
+    mapped = np.fromiter((len(w) > 0 for w in wkbs), dtype=bool, count=len(wkbs))  # a part with no ice has no polygon
+    parts = parts[mapped].assign(epsg=epsg[mapped], geometry=shapely.from_wkb(wkbs[mapped]))
+    res = res[mapped]
     # each glacier-year is stitched in the CRS most of its parts are in (parts of other zones reprojected there),
     # with the slivers along tile and zone seams filled, then taken to EPSG:4326
     main = parts.groupby(["glacier_id", "year"])["epsg"].agg(lambda e: int(e.mode().iloc[0])).rename("main")
@@ -198,7 +201,7 @@ def write_rasters(archive: ChangeArchive, folder: str | Path, *, years: tuple[in
     if years:
         recs = recs[(recs["year"] >= years[0]) & (recs["year"] <= years[1])]
     if bbox is not None:
-        recs = recs[recs["unit_id"].isin(set(_tiles_in(archive, bbox)))]
+        recs = recs[recs["unit_id"].isin(set(tiles_in(archive, bbox)))]
     grid = pd.DataFrame([parse_unit_id(u) for u in recs["unit_id"]], columns=["epsg", "res", "size", "col", "row"],
                         index=recs.index)
     recs = pd.concat([recs, grid], axis=1)
@@ -229,7 +232,7 @@ def write_rasters(archive: ChangeArchive, folder: str | Path, *, years: tuple[in
     return written
 
 
-def _tiles_in(archive: ChangeArchive, bbox: BBox) -> list[str]:
+def tiles_in(archive: ChangeArchive, bbox: BBox) -> list[str]:
     """Return the tiles whose WGS84 bbox intersects ``bbox`` (W > E crosses the antimeridian)."""
     from shapely.geometry import box
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from glacierscale.cli._common import parse_bbox
+from glacierscale.errors import InputError
 
-HELP = "export the change archive: outlines per glacier × year (GeoParquet/GeoPackage, EPSG:4326), fronts, COGs"
+if TYPE_CHECKING:
+    from glacierscale.archive.query import ChangeArchive
+
+HELP = ("export the change archive: outlines per glacier × year (GeoParquet/GeoPackage, EPSG:4326), fronts, COGs, "
+        "loss/gain rasters")
 
 
 def _years(text: str) -> tuple[int, int]:
@@ -32,6 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "marine-terminating glacier × year (ice/water line of the mapped water class), its length, "
                       "position along flow (box method) and retreat ± uncertainty in m")
     what.add_argument("--rasters", metavar="DIR", help="COGs per zone × year × 32×32-tile window: classes, glacier_probability")
+    what.add_argument("--changes", metavar="DIR", help="loss/gain COGs per zone × 32×32-tile window between the first "
+                      "and last year of --years (or every consecutive pair with --consecutive): int8 −1 ice lost, "
+                      "0 unchanged, +1 ice gained, −128 unobserved in either year; prints lost/gained km²")
+    p.add_argument("--consecutive", action="store_true", help="with --changes: one set of rasters per consecutive "
+                   "pair of mapped years instead of first → last")
     p.add_argument("--years", type=_years, metavar="FIRST:LAST", help="years to export (default: all)")
     p.add_argument("--bbox", type=parse_bbox, metavar="W,S,E,N", help="WGS84 box (glacier centroids for outlines, "
                    "tile footprints for rasters; W > E crosses the antimeridian)")
@@ -43,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from glacierscale.archive import export
     from glacierscale.archive.query import open_archive
 
+    if args.consecutive and not args.changes:
+        raise InputError("--consecutive goes with --changes DIR")
     archive = open_archive(args.archive, as_of=args.as_of)
     if args.outlines:
         n = export.write_outlines(archive, args.outlines, years=args.years, bbox=args.bbox)
@@ -52,7 +65,21 @@ def run(args: argparse.Namespace) -> int:
 
         n = write_fronts(archive, args.fronts, years=args.years, bbox=args.bbox)
         print(f"{n} calving fronts (glacier × year) written to {args.fronts}", file=sys.stderr)
+    elif args.changes:
+        _changes(archive, args)
     else:
         paths = export.write_rasters(archive, args.rasters, years=args.years, bbox=args.bbox)
         print(f"{len(paths)} COGs written to {args.rasters}", file=sys.stderr)
     return 0
+
+
+def _changes(archive: ChangeArchive, args: argparse.Namespace) -> None:
+    from glacierscale.archive.lossgain import write_changes
+
+    pairs = write_changes(archive, args.changes, years=args.years, bbox=args.bbox, consecutive=args.consecutive)
+    print(f"{'years':>11} {'lost km²':>10} {'gained km²':>11} {'net km²':>9} {'stable ice km²':>15} "
+          f"{'unobserved km²':>15} {'COGs':>5}")
+    for p in pairs:
+        print(f"{p.from_year}→{p.to_year:<6} {p.loss_km2:>10.3f} {p.gain_km2:>11.3f} {p.net_km2:>+9.3f} "
+              f"{p.stable_ice_km2:>15.3f} {p.unobserved_km2:>15.3f} {len(p.paths):>5}")
+    print(f"{sum(len(p.paths) for p in pairs)} loss/gain COGs written to {args.changes}", file=sys.stderr)

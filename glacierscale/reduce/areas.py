@@ -75,6 +75,11 @@ def pixel_areas_km2(unit: WorkUnit) -> np.ndarray:
     return _pixel_areas(unit.epsg, unit.col, unit.row, unit.resolution, unit.size_px)
 
 
+def tile_pixel_areas_km2(epsg: int, col: int, row: int, resolution: float, size_px: int) -> np.ndarray:
+    """:func:`pixel_areas_km2` for a tile named by its grid position (as archive unit ids give it)."""
+    return _pixel_areas(epsg, col, row, resolution, size_px)
+
+
 @lru_cache(maxsize=8)
 def _pixel_areas(epsg: int, col: int, row: int, resolution: float, size_px: int) -> np.ndarray:
     span = size_px * resolution

@@ -87,3 +87,44 @@ def test_cli_writes_the_fronts_and_refuses_a_bad_file_name(archive: str, tmp_pat
     assert len(read) == 4 and read.loc[read["year"] == 2022, "retreat_m"].iloc[0] == pytest.approx(80.0)
     assert main(["export", archive, "--fronts", str(tmp_path / "f.shp")]) == 2
     assert "f.shp: the file must end in .parquet or .gpkg" in capsys.readouterr().err
+
+
+UM = unit(421, 4010, ("TIDE1",))
+SEA_FRONT = {2020: 40, 2021: 36, 2022: 33}  # 80 m, then 60 m of retreat
+
+
+def fjord(year: int) -> UnitProduct:
+    """A tidewater glacier (cols 24-39) calving into the sea, which spans the whole tile south of the front and
+    reaches its edges; ice mélange (scattered ice pixels) floats 3-8 px off the front; rocky coast either side."""
+    classes = np.zeros((SIZE, SIZE), np.uint8)
+    front = SEA_FRONT[year]
+    classes[44:SIZE, :] = 3  # the open sea, coast to coast
+    classes[front:44, 18:46] = 3  # the fjord head the glacier vacated
+    classes[2:front, 24:40] = 1
+    rng = np.random.default_rng(year)
+    melange = np.zeros_like(classes, dtype=bool)
+    melange[front + 3:front + 9, 18:46] = rng.random((6, 28)) < 0.3
+    classes[melange] = 1
+    minx, _, _, maxy = UM.bounds
+    prob = np.where(classes == 1, 90, 5).astype(np.uint8)
+    poly = shapely.box(minx + 24 * RES, maxy - front * RES, minx + 40 * RES, maxy - 2 * RES)
+    area = (front - 2) * 16 * RES * RES / 1e6
+    part = GlacierPart("TIDE1", area, 0.0, area, area, perimeter_km=poly.length / 1000, soft_area_km2=area,
+                       outline_wkb=shapely.to_wkb(poly))
+    return UnitProduct(UM, year, "done", f"in-m-{year}", "m1", classes, prob, (part,), nodata_share=0.0,
+                       sensors=("s2",), scenes={"s2": [f"S2_m_{year}"]})
+
+
+def test_the_front_of_a_marine_terminating_glacier_in_a_sea_with_melange(tmp_path: Path) -> None:
+    years = [2020, 2021, 2022]
+    p = plan("m1", [UM], years)
+    p.glaciers["terminus_type"] = "marine"
+    w = open_run(str(tmp_path / "archive"), "m1", p, staging=str(tmp_path / "staging"))
+    w.checkpoint([w.stage(fjord(y)) for y in years])
+    w.publish({})
+    gdf = fronts(open_archive(str(tmp_path / "archive"))).set_index("year")
+    assert (gdf["terminus_type"] == "marine").all() and len(gdf) == 3
+    for year in years:  # the calving face only: not the coast, not the mélange floes
+        assert gdf.loc[year, "length_m"] == pytest.approx(16 * RES), year
+    assert gdf.loc[2021, "retreat_m"] == pytest.approx(80.0)
+    assert gdf.loc[2022, "retreat_m"] == pytest.approx(60.0)

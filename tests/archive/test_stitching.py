@@ -127,3 +127,36 @@ def test_its_outline_is_one_feature_split_at_the_antimeridian(antimeridian) -> N
         assert east.bounds[2] == pytest.approx(180.0) and east.bounds[0] > 179.9
         area = abs(GEOD.geometry_area_perimeter(geom)[0]) / 1e6
         assert area == pytest.approx(row.observed_area_km2, rel=0.01)
+
+
+def _across_72n(year: int) -> shapely.Geometry:
+    """An oval glacier of ≈ 3.4 × 4 km centred on 72° N (the UTM / polar-stereographic line) at 25° E, losing
+    ≈ 100 m of rim a year."""
+    oval = shapely.affinity.scale(shapely.Point(25.0, 72.0).buffer(0.02, 64), 2.2, 0.9)
+    return oval.buffer(-0.0009 * (year - 2021), 64)
+
+
+@pytest.fixture(scope="module")
+def polar_line(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list]:
+    return _publish(tmp_path_factory.mktemp("polar"), "P1", _across_72n, 25.0, 72.0, "07")
+
+
+def test_a_glacier_across_the_utm_polar_line_has_its_ellipsoidal_area(polar_line) -> None:
+    path, units = polar_line
+    assert {u.epsg for u in units} == {32635, 3413}
+    table = open_archive(path).table().set_index("year")
+    for year in (2021, 2022):
+        truth = abs(GEOD.geometry_area_perimeter(_across_72n(year))[0]) / 1e6
+        assert table.loc[year, "area_km2"] == pytest.approx(truth, rel=0.002), year  # −0.00 %, −0.02 %
+    assert table.loc[2022, "area_km2"] < table.loc[2021, "area_km2"]
+
+
+def test_its_outline_is_one_polygon_across_the_polar_line(polar_line) -> None:
+    gdf = outlines(open_archive(polar_line[0]))
+    assert len(gdf) == 2
+    for row in gdf.itertuples():
+        assert row.geometry.geom_type == "Polygon", (row.year, row.geometry.geom_type)
+        assert len(row.geometry.interiors) == 0  # no slivers along the seam between the two projections
+        assert row.geometry.bounds[1] < 72.0 < row.geometry.bounds[3]
+        area = abs(GEOD.geometry_area_perimeter(row.geometry)[0]) / 1e6
+        assert area == pytest.approx(row.observed_area_km2, rel=0.002)  # −0.02 %
