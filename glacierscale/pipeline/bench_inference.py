@@ -1,6 +1,7 @@
 """``glacierscale bench inference``: the model alone vs the whole run, on the same Ray actors and CPUs.
 
-A bench region (simulated once into ``--workdir``: 4 tiles × 4 years = 16 unit-years of 384 px at 20 m) is
+A bench region (simulated once into ``--workdir``: 2 × 2 tiles × 4 years = 16 unit-years of 384 px at 20 m, or
+``--tiles N``: a region N × N tiles wide, mapped where it holds glaciers) is
 run cold (fresh archive and cube store: CPU-seconds per tile-year per stage, the sizing figures), then warm
 (fresh archive; cubes and selections stored). ``pipeline_px_per_s`` = tile pixels of the warm run / seconds from its first
 item submitted to its last item staged; ``model_px_per_s`` = the same cubes pushed straight into the same
@@ -19,16 +20,17 @@ from typing import Any
 import numpy as np
 
 YEARS = (2021, 2022, 2023, 2024)
-TILE_PX, RES_M, SIZE_PX, SEED = 384, 20.0, 1536, 11  # 1536 px × 10 m = 2 × 2 tiles of 384 px × 20 m
+TILE_PX, RES_M, SEED = 384, 20.0, 11  # tiles of 384 px × 20 m = 768 simulated px × 10 m
 QUICK_YEARS, QUICK_TILE_PX, QUICK_SIZE_PX = (2021, 2022), 192, 768  # 4 tiles × 2 years: for tests
 
 
-def prepare(workdir: Path, *, progress: bool = False, quick: bool = False) -> Path:
-    """Simulate the bench region into ``workdir/catalog`` unless present; write and return its run config."""
+def prepare(workdir: Path, *, progress: bool = False, quick: bool = False, tiles: int = 2) -> Path:
+    """Simulate the bench region (``tiles`` × ``tiles`` tiles) into ``workdir/catalog`` unless present; write and
+    return its run config."""
     from glacierscale.config import build_run_config, dump_run_config
     from glacierscale.simulate import RegionSpec, simulate
 
-    years, tile_px, size_px = (QUICK_YEARS, QUICK_TILE_PX, QUICK_SIZE_PX) if quick else (YEARS, TILE_PX, SIZE_PX)
+    years, tile_px, size_px = (QUICK_YEARS, QUICK_TILE_PX, QUICK_SIZE_PX) if quick else (YEARS, TILE_PX, 768 * tiles)
     spec = RegionSpec(seed=SEED, years=years, size_px=size_px, grid_m=tile_px * RES_M, name="bench")
     catalog = workdir / "catalog"
     marker = catalog / "simulation.json"
@@ -85,7 +87,7 @@ def _model_only(cfg: Any, ledger: str) -> tuple[float, int]:
     return seconds, len(cubes) * by_id[next(iter(by_id))].size_px ** 2
 
 
-def bench_inference(workdir: Path, *, threads: int = 1, quick: bool = False) -> dict[str, Any]:
+def bench_inference(workdir: Path, *, threads: int = 1, quick: bool = False, tiles: int = 2) -> dict[str, Any]:
     """Return cold-run CPU-seconds per stage, model-only and pipeline px/s, their ratio, and FLOP figures."""
     import ray
 
@@ -95,7 +97,7 @@ def bench_inference(workdir: Path, *, threads: int = 1, quick: bool = False) -> 
     from glacierscale.pipeline.ledger import read_ledger
     from glacierscale.pipeline.run import run_pipeline
 
-    cfg = load_run_config(prepare(workdir, quick=quick))
+    cfg = load_run_config(prepare(workdir, quick=quick, tiles=tiles))
     tile_px = cfg.grid.tile_size
     for p in (cfg.archive, cfg.resolved_cube_store(), cfg.resolved_state_dir()):
         shutil.rmtree(p, ignore_errors=True)

@@ -147,6 +147,33 @@ def attribution_map(unit: WorkUnit, inventory: gpd.GeoDataFrame, max_distance_m:
     return labels, ids
 
 
+@dataclass(frozen=True)
+class Attribution:
+    """The attribution rasters of one unit, all from one rasterisation of its glaciers on the padded tile.
+
+    ``reach``: index i+1 = ``ids[i]`` for pixels within the buffer of that glacier's outline (the nearest one);
+    ``outlines``: the same for pixels inside the outline; ``padded_reach``: ``reach`` over the padded tile.
+    ``reach`` and ``outlines`` cover the core tile. The buffer is measured on the padded tile, so a core pixel
+    near the tile edge goes to an outline just beyond the edge, as the neighbouring tile sees it.
+    """
+
+    reach: np.ndarray
+    outlines: np.ndarray
+    padded_reach: np.ndarray
+    ids: list[str]
+
+
+def attribution_maps(unit: WorkUnit, inventory: gpd.GeoDataFrame, max_distance_m: float) -> Attribution:
+    """Return the unit's :class:`Attribution`: one rasterisation and one distance transform (not one per map)."""
+    padded, ids = attribution_map(unit, inventory, 0.0, padded=True)
+    reach = padded
+    if max_distance_m > 0 and padded.any():
+        dist, (ir, ic) = ndimage.distance_transform_edt(padded == 0, return_indices=True)
+        reach = np.where(dist * unit.resolution <= max_distance_m, padded[ir, ic], 0)
+    core = unit.core()
+    return Attribution(reach[core], padded[core], reach, ids)
+
+
 def clean_classes(classes: np.ndarray, min_area_px: int) -> np.ndarray:
     """Return classes with glacier objects smaller than ``min_area_px`` set to background (OBIA-style)."""
     glacier = (classes == 1) | (classes == 2)

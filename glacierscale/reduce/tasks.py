@@ -58,7 +58,7 @@ def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *,
     ``min_object_km2`` are removed. ``candidate_min_km2``: objects of ice beyond every outline's buffer at least
     this large become candidate parts (``reduce.candidates``); None keeps them in ``unattributed_km2`` only.
     """
-    from glacierscale.reduce.areas import attribution_map, pixel_areas_km2, zone_mask
+    from glacierscale.reduce.areas import attribution_maps, pixel_areas_km2, zone_mask
     from glacierscale.reduce.candidates import find_candidates, is_candidate
     from glacierscale.reduce.cleanup import CleanupOptions, clean
 
@@ -71,8 +71,8 @@ def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *,
     cleaned = clean(tile.classes, unit.resolution, steps, slope_deg=tile.slope_deg)
     classes = cleaned[unit.core()]
     probability = tile.glacier_probability[unit.core()]
-    labels, ids = attribution_map(unit, glaciers, max_distance_m)
-    outlines, _ = attribution_map(unit, glaciers, 0.0)
+    attribution = attribution_maps(unit, glaciers, max_distance_m)
+    labels, outlines, ids = attribution.reach, attribution.outlines, attribution.ids
     inside = zone_mask(unit)
     if inside is not None:
         labels, outlines = np.where(inside, labels, 0), np.where(inside, outlines, 0)
@@ -82,8 +82,7 @@ def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *,
     counted = np.ones_like(nodata) if inside is None else inside
     if candidate_min_km2 is not None and (ice & (labels == 0) & counted).any():
         # objects are found on the padded tile, so one cut by the tile edge is named alike by both tiles
-        reach, _ = attribution_map(unit, glaciers, max_distance_m, padded=True)
-        beyond = ((cleaned == 1) | (cleaned == 2)) & (reach == 0)
+        beyond = ((cleaned == 1) | (cleaned == 2)) & (attribution.padded_reach == 0)
         cand, cand_ids = find_candidates(beyond, unit.core(), unit.read_transform(), unit.epsg, px_km2,
                                          candidate_min_km2)
         cand = np.where((cand > 0) & (labels == 0) & counted, cand + len(ids), 0)

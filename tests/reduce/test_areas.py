@@ -129,3 +129,28 @@ def test_attribution_rasterises_only_the_units_glaciers(unit: WorkUnit, inventor
     labels, ids = attribution_map(replace(unit, glacier_ids=("A",)), inventory, max_distance_m=0)
     assert ids == ["A"]
     assert (labels == 1).sum() == 400 and labels.max() == 1  # glacier B is not burnt in
+
+
+def test_the_buffer_reaches_an_outline_just_beyond_the_tile_edge() -> None:
+    """A core pixel 60 m from an outline that lies in the overlap (the neighbouring tile) is that glacier's, as
+    the neighbouring tile sees it: one rasterisation on the padded tile, one distance transform."""
+    from glacierscale.reduce.areas import attribution_maps
+
+    u = WorkUnit("u", 32632, 0, 50, 20.0, 100, ("C",), overlap_px=16)
+    _, miny, maxx, _ = u.bounds
+    # C ends 60 m east of the core tile's east edge (inside the 320 m overlap)
+    c = box(maxx + 60, miny + 400, maxx + 300, miny + 800)
+    inv = gpd.GeoDataFrame({"glacier_id": ["C"]}, geometry=[c], crs="EPSG:32632").to_crs("EPSG:4326")
+    att = attribution_maps(u, inv, 100.0)
+    assert att.ids == ["C"] and att.outlines.shape == att.reach.shape == (100, 100)
+    assert att.padded_reach.shape == (132, 132)
+    assert not att.outlines.any()  # no part of C's outline in the core
+    cols = np.nonzero(att.reach == 1)[1]
+    # centre to centre, column 99 is 80 m from C's first pixel column, column 98 100 m: beside C's 20 rows (400 m),
+    # plus 3 rows either side for column 99 (√(80² + 60²) = 100 m)
+    assert set(cols.tolist()) == {98, 99}
+    assert (cols == 98).sum() == 20 and (cols == 99).sum() == 26
+    # the same rasters as the one-map function gives, where both are defined
+    core, _ = attribution_map(u, inv, 0.0)
+    padded, _ = attribution_map(u, inv, 100.0, padded=True)
+    assert (att.outlines == core).all() and (att.padded_reach == padded).all()
