@@ -73,6 +73,9 @@ def write_changes(archive: ChangeArchive, folder: str | Path, *, years: tuple[in
     recs = recs[recs["status"] == "done"]
     if bbox is not None:
         recs = recs[recs["unit_id"].isin(set(tiles_in(archive, bbox)))]
+        if recs.empty:
+            raise InputError(f"--bbox {','.join(f'{v:g}' for v in bbox)}: no tile of archive {archive.location} "
+                             "mapped there")
     first, last = years if years else (None, None)
     pairs = year_pairs(sorted(set(recs["year"].astype(int))), first, last, consecutive=consecutive)
     by_year = {int(y): set(g["unit_id"]) for y, g in recs.groupby("year")}

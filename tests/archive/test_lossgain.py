@@ -84,5 +84,7 @@ def test_cli_prints_areas_and_refuses_bad_input(archive: str, tmp_path: Path,
     assert "1 loss/gain COGs written" in out.err
     assert main(["export", archive, "--changes", str(tmp_path / "d"), "--years", "2023:2023"]) == 2
     assert "loss/gain needs two mapped years in 2023–2023; the archive holds [2020, 2022, 2023]" in capsys.readouterr().err
+    assert main(["export", archive, "--changes", str(tmp_path / "f"), "--bbox", "-60,-10,-59,-9"]) == 2
+    assert "--bbox -60,-10,-59,-9: no tile of archive" in capsys.readouterr().err
     assert main(["export", archive, "--rasters", str(tmp_path / "e"), "--consecutive"]) == 2
     assert "--consecutive goes with --changes DIR" in capsys.readouterr().err
