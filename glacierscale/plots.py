@@ -83,3 +83,28 @@ def training_curve(losses: np.ndarray, path: str | Path, window: int = 25) -> No
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def change_figure(cog: str | Path, path: str | Path, title: str = "") -> None:
+    """Draw a loss/gain COG (``archive.lossgain``): ice lost red, gained blue, unchanged white, unobserved grey."""
+    import rasterio
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    with rasterio.open(cog) as src:
+        change, b = src.read(1), src.bounds
+    data = np.select([change == -128, change == -1, change == 1], [0, 1, 3], default=2)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 7))
+    colors = ["#bdbdbd", "#d7301f", "#ffffff", "#2171b5"]
+    ax.imshow(data, cmap=ListedColormap(colors), vmin=0, vmax=3, extent=[b.left, b.right, b.bottom, b.top],
+              interpolation="nearest")
+    names = ("unobserved", "ice lost", "unchanged", "ice gained")
+    ax.legend(handles=[Patch(facecolor=c, edgecolor="0.4", label=n) for c, n in zip(colors, names, strict=True)],
+              fontsize=8, loc="lower right", framealpha=0.9)
+    ax.set_title(title or Path(cog).stem, fontsize=9)
+    ax.set_xlabel("easting (m)")
+    ax.set_ylabel("northing (m)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

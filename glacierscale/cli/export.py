@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "0 unchanged, +1 ice gained, −128 unobserved in either year; prints lost/gained km²")
     p.add_argument("--consecutive", action="store_true", help="with --changes: one set of rasters per consecutive "
                    "pair of mapped years instead of first → last")
+    p.add_argument("--plot", action="store_true", help="with --changes: a PNG beside each COG (ice lost red, gained "
+                   "blue, unobserved grey)")
     p.add_argument("--years", type=_years, metavar="FIRST:LAST", help="years to export (default: all)")
     p.add_argument("--bbox", type=parse_bbox, metavar="W,S,E,N", help="WGS84 box (glacier centroids for outlines, "
                    "tile footprints for rasters; W > E crosses the antimeridian)")
@@ -54,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from glacierscale.archive import export
     from glacierscale.archive.query import open_archive
 
-    if args.consecutive and not args.changes:
-        raise InputError("--consecutive goes with --changes DIR")
+    for flag in ("consecutive", "plot"):
+        if getattr(args, flag) and not args.changes:
+            raise InputError(f"--{flag} goes with --changes DIR")
     archive = open_archive(args.archive, as_of=args.as_of)
     if args.outlines:
         n = export.write_outlines(archive, args.outlines, years=args.years, bbox=args.bbox)
@@ -82,4 +85,12 @@ def _changes(archive: ChangeArchive, args: argparse.Namespace) -> None:
     for p in pairs:
         print(f"{p.from_year}→{p.to_year:<6} {p.loss_km2:>10.3f} {p.gain_km2:>11.3f} {p.net_km2:>+9.3f} "
               f"{p.stable_ice_km2:>15.3f} {p.unobserved_km2:>15.3f} {len(p.paths):>5}")
-    print(f"{sum(len(p.paths) for p in pairs)} loss/gain COGs written to {args.changes}", file=sys.stderr)
+    if args.plot:
+        from glacierscale.plots import change_figure
+
+        for p in pairs:
+            for cog in p.paths:
+                change_figure(cog, cog.with_suffix(".png"), f"{cog.stem}: {p.from_year} → {p.to_year}, "
+                              f"lost {p.loss_km2:.3f} km², gained {p.gain_km2:.3f} km² (all windows)")
+    print(f"{sum(len(p.paths) for p in pairs)} loss/gain COGs written to {args.changes}"
+          + (" with a PNG each" if args.plot else ""), file=sys.stderr)

@@ -82,9 +82,16 @@ def test_cli_prints_areas_and_refuses_bad_input(archive: str, tmp_path: Path,
     a, b = _ice(2020), _ice(2022)
     assert float(row.split()[1]) == pytest.approx((a & ~b).sum() * PX, abs=1e-3)  # lost km², printed to 3 decimals
     assert "1 loss/gain COGs written" in out.err
+    assert main(["export", archive, "--changes", str(tmp_path / "p"), "--consecutive", "--plot"]) == 0
+    assert "2 loss/gain COGs written to" in capsys.readouterr().err
+    pngs = sorted(p.name for p in (tmp_path / "p").glob("*.png"))
+    assert pngs == [f"{U1.epsg}_2020-2022_{U1.col // 32}_{U1.row // 32}.png",
+                    f"{U1.epsg}_2022-2023_{U1.col // 32}_{U1.row // 32}.png"]
     assert main(["export", archive, "--changes", str(tmp_path / "d"), "--years", "2023:2023"]) == 2
     assert "loss/gain needs two mapped years in 2023–2023; the archive holds [2020, 2022, 2023]" in capsys.readouterr().err
     assert main(["export", archive, "--changes", str(tmp_path / "f"), "--bbox", "-60,-10,-59,-9"]) == 2
     assert "--bbox -60,-10,-59,-9: no tile of archive" in capsys.readouterr().err
     assert main(["export", archive, "--rasters", str(tmp_path / "e"), "--consecutive"]) == 2
     assert "--consecutive goes with --changes DIR" in capsys.readouterr().err
+    assert main(["export", archive, "--outlines", str(tmp_path / "o.gpkg"), "--plot"]) == 2
+    assert "--plot goes with --changes DIR" in capsys.readouterr().err
