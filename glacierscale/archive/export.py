@@ -183,6 +183,43 @@ def write_vector(gdf: gpd.GeoDataFrame, path: Path, fmt: str, layer: str) -> int
     return len(gdf)
 
 
+def window_grid(unit_ids: pd.Series, window_tiles: int) -> pd.DataFrame:
+    """Return each tile's grid position (epsg, res, size, col, row) and its window (bcol, brow), indexed as given."""
+    from glacierscale.archive.commit import parse_unit_id
+
+    grid = pd.DataFrame([parse_unit_id(u) for u in unit_ids], columns=["epsg", "res", "size", "col", "row"],
+                        index=unit_ids.index)
+    grid["bcol"], grid["brow"] = grid["col"] // window_tiles, grid["row"] // window_tiles
+    return grid
+
+
+def window_bounds(group: pd.DataFrame) -> tuple[float, int, float, float, float, float]:
+    """Return (resolution, tile px, minx, miny, maxx, maxy) of the tiles ``group`` holds (one CRS, one window)."""
+    res, size = float(group["res"].iloc[0]), int(group["size"].iloc[0])
+    span = res * size
+    return (res, size, group["col"].min() * span, group["row"].min() * span, (group["col"].max() + 1) * span,
+            (group["row"].max() + 1) * span)
+
+
+def write_cog(path: Path, data: np.ndarray, epsg: int, res: float, minx: float, maxy: float, nodata: int,
+              descriptions: tuple[str, ...], tags: dict[str, Any] | None = None) -> None:
+    """Write (band, y, x) ``data`` as a deflated COG on the north-up grid at (minx, maxy), one description a band."""
+    import rasterio
+    from affine import Affine
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile = {"driver": "COG", "width": data.shape[2], "height": data.shape[1], "count": data.shape[0],
+               "dtype": data.dtype.name, "crs": f"EPSG:{int(epsg)}",
+               "transform": Affine(res, 0.0, minx, 0.0, -res, maxy), "nodata": nodata, "compress": "deflate",
+               "blocksize": 512}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        for band, text in enumerate(descriptions, start=1):
+            dst.set_band_description(band, text)
+        if tags:
+            dst.update_tags(**tags)
+
+
 def write_rasters(archive: ChangeArchive, folder: str | Path, *, years: tuple[int, int] | None = None,
                   bbox: BBox | None = None, window_tiles: int = WINDOW_TILES) -> list[Path]:
     """Write COGs per zone × year × window (bands: classes, glacier_probability; 255 = nodata); return the paths.
@@ -190,11 +227,6 @@ def write_rasters(archive: ChangeArchive, folder: str | Path, *, years: tuple[in
     A window is a block of ``window_tiles`` × ``window_tiles`` grid tiles; its COG covers the tiles the archive
     holds in it that year (cut to the tiles touching ``bbox``), named ``<epsg>_<year>_<block col>_<block row>.tif``.
     """
-    import rasterio
-    from affine import Affine
-
-    from glacierscale.archive.commit import parse_unit_id
-
     folder = Path(folder)
     recs = archive.tiles()
     recs = recs[recs["status"] == "done"]
@@ -202,30 +234,17 @@ def write_rasters(archive: ChangeArchive, folder: str | Path, *, years: tuple[in
         recs = recs[(recs["year"] >= years[0]) & (recs["year"] <= years[1])]
     if bbox is not None:
         recs = recs[recs["unit_id"].isin(set(tiles_in(archive, bbox)))]
-    grid = pd.DataFrame([parse_unit_id(u) for u in recs["unit_id"]], columns=["epsg", "res", "size", "col", "row"],
-                        index=recs.index)
-    recs = pd.concat([recs, grid], axis=1)
-    recs["bcol"], recs["brow"] = recs["col"] // window_tiles, recs["row"] // window_tiles
+    recs = pd.concat([recs, window_grid(recs["unit_id"], window_tiles)], axis=1)
     written = []
     mosaics: dict[int, Any] = {}
     for (epsg, year, bcol, brow), group in recs.groupby(["epsg", "year", "bcol", "brow"]):
-        res, size = float(group["res"].iloc[0]), int(group["size"].iloc[0])
-        span = res * size
-        minx, maxx = group["col"].min() * span, (group["col"].max() + 1) * span
-        miny, maxy = group["row"].min() * span, (group["row"].max() + 1) * span
+        res, _, minx, miny, maxx, maxy = window_bounds(group)
         if epsg not in mosaics:
             mosaics[epsg] = archive.mosaic(int(epsg))
         ds = mosaics[epsg].sel(year=int(year), x=slice(minx, maxx), y=slice(maxy, miny))
         data = np.stack([ds["classes"].values, ds["glacier_probability"].values])
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{int(epsg)}_{int(year)}_{int(bcol)}_{int(brow)}.tif"
-        profile = {"driver": "COG", "width": data.shape[2], "height": data.shape[1], "count": 2, "dtype": "uint8",
-                   "crs": f"EPSG:{int(epsg)}", "transform": Affine(res, 0.0, minx, 0.0, -res, maxy), "nodata": 255,
-                   "compress": "deflate", "blocksize": 512}
-        with rasterio.open(path, "w", **profile) as dst:
-            dst.write(data)
-            dst.set_band_description(1, "classes")
-            dst.set_band_description(2, "glacier_probability")
+        write_cog(path, data, int(epsg), res, minx, maxy, 255, ("classes", "glacier_probability"))
         written.append(path)
     if not written:
         raise ArchiveError(f"archive {archive.location} holds no mapped tile for these years/bbox")

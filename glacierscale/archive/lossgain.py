@@ -89,24 +89,17 @@ def write_changes(archive: ChangeArchive, folder: str | Path, *, years: tuple[in
 
 def _write_pair(archive: ChangeArchive, folder: Path, a: int, b: int, unit_ids: list[str], mosaics: dict[int, Any],
                 window_tiles: int) -> PairChange:
-    import rasterio
-    from affine import Affine
-
-    from glacierscale.archive.commit import parse_unit_id
+    from glacierscale.archive.export import window_bounds, window_grid, write_cog
     from glacierscale.reduce.areas import tile_pixel_areas_km2
 
     if not unit_ids:
         raise ArchiveError(f"archive {archive.location}: no tile is mapped in both {a} and {b}")
-    grid = pd.DataFrame([parse_unit_id(u) for u in unit_ids], columns=["epsg", "res", "size", "col", "row"])
-    grid["bcol"], grid["brow"] = grid["col"] // window_tiles, grid["row"] // window_tiles
-    paths, sums = [], dict.fromkeys((LOSS, UNCHANGED, GAIN, NODATA), 0.0)
+    grid = window_grid(pd.Series(unit_ids), window_tiles)
+    paths, sums = [], dict.fromkeys((LOSS, GAIN, NODATA), 0.0)
     stable = 0.0
     for (epsg, bcol, brow), group in grid.groupby(["epsg", "bcol", "brow"]):
-        res, size = float(group["res"].iloc[0]), int(group["size"].iloc[0])
-        span = res * size
+        res, size, minx, miny, maxx, maxy = window_bounds(group)
         c0, r1 = int(group["col"].min()), int(group["row"].max())
-        minx, maxx = c0 * span, (group["col"].max() + 1) * span
-        miny, maxy = group["row"].min() * span, (r1 + 1) * span
         if epsg not in mosaics:
             mosaics[epsg] = archive.mosaic(int(epsg))
         ds = mosaics[epsg]["classes"].sel(x=slice(minx, maxx), y=slice(maxy, miny))
@@ -122,15 +115,9 @@ def _write_pair(archive: ChangeArchive, folder: Path, a: int, b: int, unit_ids: 
                 sums[v] += float(px[block == v].sum())
             stable += float(px[(block == UNCHANGED) & np.isin(cb[y0:y0 + size, x0:x0 + size], GLACIER_CLASSES)].sum())
         change[~mapped] = NODATA
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{int(epsg)}_{a}-{b}_{int(bcol)}_{int(brow)}.tif"
-        profile = {"driver": "COG", "width": change.shape[1], "height": change.shape[0], "count": 1, "dtype": "int8",
-                   "crs": f"EPSG:{int(epsg)}", "transform": Affine(res, 0.0, minx, 0.0, -res, maxy),
-                   "nodata": NODATA, "compress": "deflate", "blocksize": 512}
-        with rasterio.open(path, "w", **profile) as dst:
-            dst.write(change[None])
-            dst.set_band_description(1, f"change {a}→{b}: -1 ice lost, 0 unchanged, +1 ice gained")
-            dst.update_tags(from_year=a, to_year=b)
+        write_cog(path, change[None], int(epsg), res, minx, maxy, NODATA,
+                  (f"change {a}→{b}: -1 ice lost, 0 unchanged, +1 ice gained",), {"from_year": a, "to_year": b})
         paths.append(path)
     return PairChange(a, b, tuple(paths), loss_km2=sums[LOSS], gain_km2=sums[GAIN], stable_ice_km2=stable,
                       unobserved_km2=sums[NODATA])

@@ -140,11 +140,15 @@ def attribution_map(unit: WorkUnit, inventory: gpd.GeoDataFrame, max_distance_m:
     if not shapes:
         return np.zeros(shape, np.int32), ids
     labels = features.rasterize(shapes, out_shape=shape, transform=transform, fill=0, dtype="int32")
-    if max_distance_m > 0 and labels.any():
-        dist, (ir, ic) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
-        near = labels[ir, ic]
-        labels = np.where(dist * unit.resolution <= max_distance_m, near, 0)
-    return labels, ids
+    return _within_reach(labels, unit.resolution, max_distance_m), ids
+
+
+def _within_reach(labels: np.ndarray, resolution: float, max_distance_m: float) -> np.ndarray:
+    """Return ``labels`` grown to every pixel within ``max_distance_m`` of a labelled one (the nearest label)."""
+    if max_distance_m <= 0 or not labels.any():
+        return labels
+    dist, (ir, ic) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+    return np.where(dist * resolution <= max_distance_m, labels[ir, ic], 0)
 
 
 @dataclass(frozen=True)
@@ -166,10 +170,7 @@ class Attribution:
 def attribution_maps(unit: WorkUnit, inventory: gpd.GeoDataFrame, max_distance_m: float) -> Attribution:
     """Return the unit's :class:`Attribution`: one rasterisation and one distance transform (not one per map)."""
     padded, ids = attribution_map(unit, inventory, 0.0, padded=True)
-    reach = padded
-    if max_distance_m > 0 and padded.any():
-        dist, (ir, ic) = ndimage.distance_transform_edt(padded == 0, return_indices=True)
-        reach = np.where(dist * unit.resolution <= max_distance_m, padded[ir, ic], 0)
+    reach = _within_reach(padded, unit.resolution, max_distance_m)
     core = unit.core()
     return Attribution(reach[core], padded[core], reach, ids)
 
