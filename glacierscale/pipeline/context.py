@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from glacierscale.config import RunConfig
 from glacierscale.errors import CheckpointMismatchError, ConfigError
@@ -123,3 +128,94 @@ def plan_run(cfg: RunConfig) -> tuple[Any, list[Any]]:
         raise InputError(f"plan {cfg.plan} lists {len(absent)} glaciers that inventory {cfg.inventory} does not "
                          f"hold (e.g. {', '.join(absent[:3])}): plan and run with the same inventory")
     return inventory[ids.isin(listed).to_numpy()], units
+
+
+def run_id_of(cfg: RunConfig, units: list[Any], years: list[int], kind: str) -> str:
+    """Return a stable id for the same config name, units and years (a rerun resumes the same run)."""
+    key = json.dumps({"units": [u.unit_id for u in units], "years": years, "catalog": cfg.catalog.url,
+                      "provider": cfg.catalog.provider, "kind": kind}, sort_keys=True)
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in cfg.name)[:40]
+    return f"{slug}-{kind}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+@dataclass
+class PreparedPlan:
+    """What the driver keeps of the planning step: units, glacier attributes (no geometry) and the store.
+
+    ``store`` is the run's glacier store (``inventory.store``): each unit's outlines, read by its reduce task.
+    """
+
+    run_id: str
+    units: list[Any]
+    attributes: pd.DataFrame
+    store: str
+    repairs: list[Any] = field(default_factory=list)  # inventory.readers.Repair: outlines fixed or dropped
+
+
+def glacier_store_path(cfg: RunConfig, run_id: str) -> str:
+    """Return a new name for the run's glacier store, beside its ledger and selections in the state folder.
+
+    Each planning writes a new file (workers keep the footers of stores they read, keyed by name).
+    """
+    import uuid
+
+    return f"{cfg.resolved_state_dir().rstrip('/')}/runs/{run_id}/glaciers-{uuid.uuid4().hex[:12]}.parquet"
+
+
+def prepare_plan(cfg: RunConfig, years: list[int], kind: str) -> PreparedPlan:
+    """Plan the run in a child process; return what the driver needs, never the inventory's geometries.
+
+    Reading an inventory and planning its units leaves the process that did it with native memory the
+    allocator does not give back (GDAL, GEOS, pandas temporaries: ≈ 50 MB for 16,384 small outlines, GBs for
+    RGI 7). A spawned child does that work, writes each unit's glaciers to the run's glacier store and returns
+    the units and the glaciers' attributes; its memory goes when it exits. Errors (an unreadable inventory, a
+    plan that does not fit it) come back as raised in the child.
+    """
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="gs-plan-") as tmp:
+        job, out = Path(tmp) / "job.pkl", Path(tmp) / "plan.pkl"
+        job.write_bytes(pickle.dumps((cfg, years, kind)))
+        # a plain subprocess (not multiprocessing): no helper process outlives the run, and it is always reaped
+        proc = subprocess.run([sys.executable, "-m", "glacierscale.pipeline.plan_child", str(job), str(out)], check=False)
+        if not out.exists():
+            raise RuntimeError(f"planning the run in a child process failed (exit {proc.returncode}); "
+                               "its messages are above")
+        ok, value = pickle.loads(out.read_bytes())
+    if not ok:
+        raise value
+    plan: PreparedPlan = value
+    return plan
+
+
+def plan_child(job: str, out: str) -> int:
+    """Entry point of :func:`prepare_plan`'s child: read the job, plan, pickle the plan or the error to ``out``."""
+    import pickle
+
+    cfg, years, kind = pickle.loads(Path(job).read_bytes())
+    try:
+        result: tuple[bool, Any] = (True, _prepare(cfg, years, kind))
+    except Exception as err:  # handed to the driver, which raises it as if planning had run there
+        try:
+            pickle.dumps(err)
+            result = (False, err)
+        except Exception:
+            result = (False, RuntimeError(f"{type(err).__name__}: {err}"))
+    Path(out).write_bytes(pickle.dumps(result))
+    return 0
+
+
+def _prepare(cfg: RunConfig, years: list[int], kind: str) -> PreparedPlan:
+    """The child's part of :func:`prepare_plan` (also callable in-process, e.g. by tests)."""
+    from glacierscale.inventory.attributes import glacier_attributes
+    from glacierscale.inventory.store import write_glacier_store
+
+    inventory, units = plan_run(cfg)
+    run_id = run_id_of(cfg, units, years, kind)
+    store = glacier_store_path(cfg, run_id)
+    write_glacier_store(inventory, units, store)
+    return PreparedPlan(run_id, units, glacier_attributes(inventory), store,
+                        list(inventory.attrs.get("repairs", [])))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from glacierscale.config import RunConfig
-from glacierscale.pipeline.context import catalog_endpoint, check_checkpoint, plan_run, ray_session, with_checkpoint_grid
+from glacierscale.pipeline.context import catalog_endpoint, check_checkpoint, prepare_plan, ray_session, with_checkpoint_grid
 from glacierscale.pipeline.driver import DriveOptions, Key, Policy, StreamingDriver
 from glacierscale.pipeline.ledger import Ledger, ledger_path, stage_seconds, summarize
 
@@ -52,14 +50,6 @@ class RunResult:
     def exit_code(self) -> int:
         """0 when every item finished (done or gap), 1 when some failed."""
         return 1 if self.failures else 0
-
-
-def run_id_of(cfg: RunConfig, units: list[Any], years: list[int], kind: str) -> str:
-    """Return a stable id for the same config name, units and years (a rerun resumes the same run)."""
-    key = json.dumps({"units": [u.unit_id for u in units], "years": years, "catalog": cfg.catalog.url,
-                      "provider": cfg.catalog.provider, "kind": kind}, sort_keys=True)
-    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in cfg.name)[:40]
-    return f"{slug}-{kind}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
 def _policy(held: dict[Key, TileRecord], model_hash: str, *, update: bool, reprocess_changed: bool,
@@ -121,21 +111,21 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
     from glacierscale.archive.staging import RunPlan
     from glacierscale.catalog.provider import load_provider
     from glacierscale.errors import ArchiveNotFoundError
-    from glacierscale.inventory.attributes import glacier_attributes
+    from glacierscale.inventory.store import UnitGlaciers
 
     t_start = time.perf_counter()
     years = sorted(years or cfg.years)
     if stages is None:
         cfg = with_checkpoint_grid(cfg)
-    inventory, units = plan_run(cfg)
     provider = load_provider(cfg.catalog.provider)
     checkpoint = check_checkpoint(cfg, provider) if stages is None else cfg.model.checkpoint
-    run_id = run_id_of(cfg, units, years, "update" if update else "run")
-    state = cfg.resolved_state_dir()
-    ledger = ledger_path(state, run_id)
     if update:
         with contextlib.suppress(ArchiveNotFoundError):  # unreachable is an error, never "start from scratch"
             read_tiles(cfg.archive)
+    prepared = prepare_plan(cfg, years, "update" if update else "run")  # in a child: no outlines in the driver
+    units, run_id = prepared.units, prepared.run_id
+    state = cfg.resolved_state_dir()
+    ledger = ledger_path(state, run_id)
     by_id = {u.unit_id: u for u in units}
     book = Ledger(ledger)
     kept_failed = set() if retry_failed else book.keys("failed")
@@ -145,12 +135,10 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
     def todo() -> Iterator[Key]:  # lazily: the world's 1.1 M keys are never a list in the driver
         return ((u.unit_id, y) for y in years for u in units if (u.unit_id, y) not in kept_failed)
 
-    glaciers = inventory.set_index(inventory["glacier_id"].astype(str), drop=False)
-    row_of = {g: i for i, g in enumerate(glaciers.index)}
     with ray_session(cfg), catalog_endpoint(cfg.catalog.url) as url:
         tiles_per_actor = -(-n_todo // cfg.infer.num_actors)
         funcs, model_hash = (stages or _default_factory)(cfg, url, provider, checkpoint, run_id, tiles_per_actor)
-        plan = RunPlan(run_id, units, years, glacier_attributes(inventory), cfg.model_dump(mode="json"), model_hash,
+        plan = RunPlan(run_id, units, years, prepared.attributes, cfg.model_dump(mode="json"), model_hash,
                        _code_version())
         writer = open_run(cfg.archive, run_id, plan, staging=f"{state.rstrip('/')}/staging")
         held = writer.held()
@@ -159,8 +147,8 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
         found_done = sum(1 for k, h in held.items() if h.model_hash == model_hash and k not in kept_failed
                          and k[1] in years)
 
-        def unit_glaciers(unit: Any) -> Any:  # positions, not an index intersection over the whole inventory
-            return glaciers.iloc[[row_of[g] for g in unit.glacier_ids if g in row_of]]
+        def unit_glaciers(unit: Any) -> UnitGlaciers:  # a handle: the task reads the unit's outlines from the store
+            return UnitGlaciers(prepared.store, unit.unit_id)
 
         driver = StreamingDriver(funcs, writer, by_id, book, _drive_options(cfg), policy, unit_glaciers, model_hash)
         from glacierscale.pipeline.progress import RunProgress
@@ -173,6 +161,7 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
                 bar.update(driver)
         finally:
             driver.shutdown()
+            _remove(prepared.store)  # every task that reads it has finished; a rerun plans and writes it again
         frame = book.frame()
         summary = summarize(frame, book.planned())
         t_pub = time.perf_counter()
@@ -190,9 +179,9 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
     seconds = {"total": time.perf_counter() - t_start, "commits": driver.commit_seconds, "publish": publish_s,
                "stream": stream, "pixels": float(driver.pixels),
                **{f"{k}_per_item": v for k, v in stage_seconds(frame).items()}}
-    rows, candidates = _archive_rows(cfg.archive, glaciers.index, years, run_id)
+    rows, candidates = _archive_rows(cfg.archive, prepared.attributes["glacier_id"], years, run_id)
     return RunResult(rows, snapshot, [u.unit_id for u in units], run_id, seconds, summary, found_done,
-                     repairs=list(inventory.attrs.get("repairs", [])), ledger=ledger, candidates=candidates)
+                     repairs=prepared.repairs, ledger=ledger, candidates=candidates)
 
 
 def _code_version() -> str:
@@ -203,9 +192,14 @@ def _code_version() -> str:
 
 def _forget_selections(state: str, run_id: str) -> None:
     """Drop a published run's persisted selections: the next run searches the catalog again (new scenes)."""
+    _remove(f"{state.rstrip('/')}/runs/{run_id}/selections")
+
+
+def _remove(path: str) -> None:
+    """Remove a file or folder of the run's state (local or fsspec URL) if it exists."""
     import fsspec
 
-    fs, _, (p,) = fsspec.get_fs_token_paths(f"{state.rstrip('/')}/runs/{run_id}/selections")
+    fs, _, (p,) = fsspec.get_fs_token_paths(path)
     if fs.exists(p):
         fs.rm(p, recursive=True)
 

@@ -138,8 +138,16 @@ def select_cube_task(select: Callable[..., Any], cube: Callable[..., Any], unit:
 
 def reduce_stage_task(fn: Callable[..., Any], writer: RunWriter, unit: WorkUnit, tile: TileResult, glaciers: Any,
                       selection: SelectionRecord, model_hash: str, attempts: int, backoff_s: float) -> ItemOutcome:
-    """Ray task: reduce one mapped unit-year and stage the product; return the receipt and stage seconds."""
+    """Ray task: reduce one mapped unit-year and stage the product; return the receipt and stage seconds.
+
+    ``glaciers`` is the unit's outlines, or a handle (``inventory.store.UnitGlaciers``) to read them from the
+    run's glacier store here, in the worker.
+    """
+    from glacierscale.inventory.store import UnitGlaciers
+
     t0, c0 = time.perf_counter(), time.process_time()
+    if isinstance(glaciers, UnitGlaciers):
+        glaciers = with_backoff(glaciers.load, attempts=attempts, backoff_s=backoff_s)
     product = fn(unit, tile, glaciers, selection, model_hash)
     t1, c1 = time.perf_counter(), time.process_time()
     staged = with_backoff(writer.stage, product, attempts=attempts, backoff_s=backoff_s)

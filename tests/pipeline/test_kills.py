@@ -15,8 +15,9 @@ from run_helpers import standin_config, start_standin_run, wait_committed
 
 from glacierscale.archive import open_archive
 from glacierscale.errors import ArchiveError
+from glacierscale.pipeline.context import run_id_of
 from glacierscale.pipeline.ledger import ledger_path, read_ledger
-from glacierscale.pipeline.run import run_id_of, run_pipeline
+from glacierscale.pipeline.run import run_pipeline
 from glacierscale.pipeline.standins import StandinFactory
 
 pytestmark = [pytest.mark.usefixtures("local_ray"), pytest.mark.slow]
