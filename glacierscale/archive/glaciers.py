@@ -53,6 +53,14 @@ def live_parts(root: Any, glacier_ids: set[str] | None = None, *, tiles: list[in
     return frame.merge(recs[["tile", "year", "model_hash", "sensors"]], on=["tile", "year"], how="left")
 
 
+def tiles_listing(root: Any, glacier_ids: set[str]) -> list[int]:
+    """Return the (sorted) tile indices whose unit lists one of ``glacier_ids`` (``tiles/glacier_ids``)."""
+    if "tiles" not in root or "glacier_ids" not in root["tiles"]:
+        return []
+    listed = tables.text(root["tiles"]["glacier_ids"][...])
+    return [i for i, gids in enumerate(listed) if gids and not glacier_ids.isdisjoint(str(gids).split(","))]
+
+
 def _sum(s: pd.Series) -> float:
     return float(s.sum(min_count=1))
 
@@ -109,16 +117,19 @@ def summarise(parts: pd.DataFrame, min_observed_fraction: float = MIN_OBSERVED_F
 
 
 def update_glaciers(root: Any, touched: pd.DataFrame, attrs: pd.DataFrame | None, run_id: str,
-                    min_observed_fraction: float = MIN_OBSERVED_FRACTION, mapped: pd.DataFrame | None = None) -> int:
+                    min_observed_fraction: float = MIN_OBSERVED_FRACTION, mapped: pd.DataFrame | None = None, *,
+                    tiles: list[int] | None = None) -> int:
     """Recompute the (glacier, year) records of ``touched`` (glacier_id, year) pairs; return how many changed.
 
     ``mapped``: the pairs this run mapped (default: all touched); the others were only re-estimated from their
-    neighbours and keep the run id they had.
+    neighbours and keep the run id they had. ``tiles``: the run's tile indices; the parts read are those of
+    these tiles and of every tile whose unit lists one of the glaciers, not the whole archive's.
     """
     if touched.empty:
         return 0
     ids = set(touched["glacier_id"].astype(str))
-    summary = summarise(live_parts(root, ids), min_observed_fraction)
+    scope = None if tiles is None else sorted(set(tiles) | set(tiles_listing(root, ids)))
+    summary = summarise(live_parts(root, ids, tiles=scope), min_observed_fraction)
     pairs = touched[["glacier_id", "year"]].drop_duplicates().astype({"glacier_id": str, "year": int})
     values = pairs.merge(summary, on=["glacier_id", "year"], how="left")
     values["quality"] = values["quality"].fillna("")

@@ -199,7 +199,12 @@ class ArchiveRun:
         return bool(((done["run_id"] == self.run_id) & (done["source_snapshot"] == str(meta.get("source")))).any())
 
     def _keys(self, root: Any) -> list[Key]:
-        recs = tile_records(root)
+        """Return the items this run wrote, reading only its plan's tiles (the whole table without a plan)."""
+        tiles = None
+        if self.plan is not None:
+            index = tile_index(root)
+            tiles = sorted({index[u.unit_id] for u in self.plan.units if u.unit_id in index})
+        recs = tile_records(root, ("run_id",), tiles)
         mine = recs[recs["run_id"] == self.run_id]
         return sorted((str(u), int(y)) for u, y in zip(mine["unit_id"], mine["year"], strict=True))
 
@@ -216,18 +221,20 @@ class ArchiveRun:
         from glacierscale.archive.temporal import min_observed_fraction, options_from, reestimate, touched_tiles
 
         config = self.plan.config if self.plan is not None else None
-        # every year of the tiles this run wrote is re-estimated: a new year changes its neighbours' fills
-        series = reestimate(root, touched_tiles(root, keys), options_from(config))
-        mapped = _touched(root, keys)
+        # every year of the tiles this run wrote is re-estimated: a new year changes its neighbours' fills;
+        # what the publish reads is the run's tiles' rows, never the whole archive (a yearly update of the world)
+        tiles = touched_tiles(root, keys)
+        series = reestimate(root, tiles, options_from(config))
+        mapped = _touched(root, keys, tiles)
         parts = pd.concat([mapped, series]).drop_duplicates()
         attrs = self.plan.glaciers if self.plan is not None else None
-        n = update_glaciers(root, parts, attrs, self.run_id, min_observed_fraction(config), mapped)
-        append_run(root, self.run_id, source, self._run_record(root, keys, base, summary, n))
+        n = update_glaciers(root, parts, attrs, self.run_id, min_observed_fraction(config), mapped, tiles=tiles)
+        append_run(root, self.run_id, source, self._run_record(root, keys, tiles, base, summary, n))
 
-    def _run_record(self, root: Any, keys: list[Key], base: str, summary: dict[str, Any],
+    def _run_record(self, root: Any, keys: list[Key], tiles: list[int], base: str, summary: dict[str, Any],
                     glacier_years: int) -> dict[str, Any]:
         plan = self.plan
-        recs = tile_records(root, ("status", "run_id", "scenes"))
+        recs = tile_records(root, ("status", "run_id", "scenes"), tiles)
         mine = recs[recs["run_id"] == self.run_id]
         scenes = sum(len(v) for s in mine["scenes"] for v in (json.loads(s or "{}") or {}).values())
         record: dict[str, Any] = {
@@ -284,15 +291,18 @@ class ArchiveRun:
                 "from the archive as it is now), or publish with replace=True to land these results over theirs")
 
 
-def _touched(root: Any, keys: list[Key]) -> pd.DataFrame:
-    """Return the (glacier_id, year) pairs whose parts the items ``keys`` wrote (gap parts included)."""
+def _touched(root: Any, keys: list[Key], tiles: list[int]) -> pd.DataFrame:
+    """Return the (glacier_id, year) pairs whose parts the items ``keys`` wrote (gap parts included).
+
+    ``tiles``: the (sorted) tile indices of ``keys``; only their rows are read.
+    """
     from glacierscale.archive.glaciers import live_parts
 
     wanted = pd.DataFrame(keys, columns=["unit_id", "year"])
-    recs = tile_records(root, ("parts_start",))
-    tiles = recs.merge(wanted, on=["unit_id", "year"])[["tile", "year"]]
-    parts = live_parts(root)
-    return parts.merge(tiles, on=["tile", "year"])[["glacier_id", "year"]].drop_duplicates()
+    recs = tile_records(root, ("parts_start",), tiles)
+    items = recs.merge(wanted, on=["unit_id", "year"])[["tile", "year"]]
+    parts = live_parts(root, tiles=tiles)
+    return parts.merge(items, on=["tile", "year"])[["glacier_id", "year"]].drop_duplicates()
 
 
 def open_run(location: str, run_id: str, plan: RunPlan | None, *, staging: str,

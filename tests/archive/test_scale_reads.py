@@ -120,3 +120,20 @@ def test_publish_in_chunks_of_one_tile_gives_the_archive_of_one_chunk(tmp_path: 
     assert chunks == [4, 1]  # r2 wrote 4 tiles: 4 chunks of one tile, or one chunk
     assert len(frames[0]) == 16  # 6 glaciers × 2 years + 4 × 2023
     assert frames[0].equals(frames[1])
+
+
+def test_a_publish_reads_only_its_runs_tiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """r2 (4 of the archive's 6 tiles) publishes: every tile-record and part read is of its tiles' rows, and the
+    archive is the same as one published with whole-table reads."""
+    arch = _archive(tmp_path, "scoped")
+    calls: list[Any] = []
+    for module in (run, glaciers, temporal):
+        _spy(monkeypatch, module, "tile_records", calls)
+    open_run(arch, "r2", plan("r2", UNITS[1:5], [2023]), staging=str(tmp_path / "scoped-staging")).publish({})
+    monkeypatch.undo()
+    assert calls and all(len(a) > 2 or "tiles" in k for a, k, _ in calls)  # never the whole table
+    read = {int(t) for a, k, _ in calls for t in (a[2] if len(a) > 2 else k["tiles"])}
+    assert read == {1, 2, 3, 4}  # r2's tiles (r1 wrote tiles 0-5 first)
+    table = open_archive(arch).table()
+    assert len(table) == 16  # 6 glaciers × 2 years + 4 × 2023, as in the whole-table publish
+    assert sorted(table[table["year"] == 2023]["glacier_id"]) == ["G1", "G2", "G3", "G4"]
