@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/publish_scope.py build /tmp/pubscope 4096   # an archive of 4,096 tiles, 2021
     .venv/bin/python benchmarks/publish_scope.py after /tmp/pubscope        # a 64-unit update (2022): prints
-                                                                             # publish_s, py_peak_mb, rss_delta_mb
+                                                                             # publish_s, committer_peak_rss_mb
 
 Stand-in stages (``pipeline/standins.py``), the real driver, staging and icechunk archive. The second step
 copies the base archive first, so it can run once per code version (``git stash`` between them); the label
-(``after``) names the copy.
+(``after``) names the copy. The publish runs in the run's committer process (``pipeline/committer.py``):
+``committer_peak_rss_mb`` is that process's high-water mark (VmHWM), ``driver_rss_delta_mb`` what the driver
+grew during the publish.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import json
 import shutil
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,9 @@ import geopandas as gpd
 import psutil
 import ray
 
-from glacierscale.archive.run import ArchiveRun
 from glacierscale.config import RunConfig, build_run_config
 from glacierscale.pipeline.bench import RES_M, TILE_PX, _inventory
+from glacierscale.pipeline.committer import CommitterProcess
 from glacierscale.pipeline.run import run_pipeline
 from glacierscale.pipeline.standins import StandinFactory
 
@@ -53,23 +54,28 @@ def update(work: Path, label: str) -> dict[str, Any]:
     shutil.rmtree(arch, ignore_errors=True)
     shutil.copytree(work / "base", arch)
     proc, out = psutil.Process(), {}
-    publish = ArchiveRun.publish
+    publish = CommitterProcess.publish
 
-    def timed(self: ArchiveRun, summary: dict[str, Any], **kw: Any) -> str | None:
+    def timed(self: CommitterProcess, summary: dict[str, Any]) -> str | None:
         r0 = proc.memory_info().rss
-        tracemalloc.start()
         t0 = time.perf_counter()
-        snap = publish(self, summary, **kw)
-        out.update(publish_s=round(time.perf_counter() - t0, 2),
-                   py_peak_mb=round(tracemalloc.get_traced_memory()[1] / 2**20, 1),
-                   rss_delta_mb=round((proc.memory_info().rss - r0) / 2**20, 1))
-        tracemalloc.stop()
+        snap = publish(self, summary)
+        out.update(publish_s=round(time.perf_counter() - t0, 2), committer_peak_rss_mb=_hwm_mb(self.proc.pid),
+                   driver_rss_delta_mb=round((proc.memory_info().rss - r0) / 2**20, 1))
         return snap
 
-    ArchiveRun.publish = timed  # type: ignore[method-assign]
+    CommitterProcess.publish = timed  # type: ignore[method-assign]
     result = run_pipeline(_cfg(work, "small", work / "small.gpkg", [2022], arch), progress=False,
                           stages=StandinFactory())
     return {**out, "rows": len(result.areas)}
+
+
+def _hwm_mb(pid: int) -> float:
+    """Return the process's peak resident memory (VmHWM) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
 
 
 def main() -> None:

@@ -111,17 +111,17 @@ def bench_one(units: int, workdir: Path, *, batch_items: int = 256, in_flight: i
                                                       "overlap_px": 0},
         "stream": {"batch_items": batch_items, "max_in_flight": in_flight}, "infer": {"num_cpus": 0.5},
     }, "bench pipeline")
-    from glacierscale.archive.run import ArchiveRun
+    from glacierscale.pipeline.committer import CommitterProcess
     from glacierscale.pipeline.context import LOCAL_RAY_SYSTEM_CONFIG
 
     stream_peak: list[float] = []
-    publish = ArchiveRun.publish
+    publish = CommitterProcess.publish
 
-    def timed_publish(self: ArchiveRun, summary: dict[str, Any], **kw: Any) -> str | None:
+    def timed_publish(self: CommitterProcess, summary: dict[str, Any]) -> str | None:
         stream_peak.append(rss.peak_mb)  # the driver's peak while items streamed, before the publish step
-        return publish(self, summary, **kw)
+        return publish(self, summary)
 
-    ArchiveRun.publish = timed_publish  # type: ignore[method-assign]
+    CommitterProcess.publish = timed_publish  # type: ignore[method-assign]
     ray.init(address="local", num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=False,
              _system_config=LOCAL_RAY_SYSTEM_CONFIG)
     try:

@@ -78,10 +78,13 @@ class StreamingDriver:
 
     def __init__(self, stages: StageFunctions, writer: RunWriter, units: dict[str, WorkUnit], ledger: Ledger,
                  opts: DriveOptions, policy: Policy, glaciers_of: Callable[[WorkUnit], Any], model_hash: str,
-                 on_progress: Callable[[StreamingDriver], None] | None = None) -> None:
+                 on_progress: Callable[[StreamingDriver], None] | None = None, *, committer: Any = None) -> None:
+        """``writer`` stages products in the workers; ``committer`` (default: ``writer``) commits the batches,
+        e.g. a ``pipeline.committer.CommitterProcess`` that keeps the commits' memory out of the driver."""
         import ray
 
         self.stages, self.writer, self.units, self.ledger = stages, writer, units, ledger
+        self.committer = committer if committer is not None else writer
         self.opts, self.policy, self.glaciers_of, self.model_hash = opts, policy, glaciers_of, model_hash
         self.on_progress = on_progress
         self.breaker = CircuitBreaker(opts.breaker_window, opts.breaker_failed_share)
@@ -241,7 +244,7 @@ class StreamingDriver:
 
     def _commit_batch(self, batch: list[StagedItem]) -> tuple[str, float]:
         t0 = time.perf_counter()
-        return self.writer.checkpoint(batch) or "", time.perf_counter() - t0
+        return self.committer.checkpoint(batch) or "", time.perf_counter() - t0
 
     def _land_commit(self) -> None:
         """Wait for the commit in progress (if any), mark its items committed and write the ledger."""

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from glacierscale.config import RunConfig
-from glacierscale.pipeline.context import catalog_endpoint, check_checkpoint, prepare_plan, ray_session, with_checkpoint_grid
+from glacierscale.pipeline.committer import CommitterProcess
+from glacierscale.pipeline.context import (
+    PreparedPlan,
+    catalog_endpoint,
+    check_checkpoint,
+    prepare_plan,
+    ray_session,
+    with_checkpoint_grid,
+)
 from glacierscale.pipeline.driver import DriveOptions, Key, Policy, StreamingDriver
 from glacierscale.pipeline.ledger import Ledger, ledger_path, stage_seconds, summarize
 
@@ -107,11 +115,10 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
                  reprocess_changed: bool = False, reprocess_model: bool = False,
                  stages: StagesFactory | None = None) -> RunResult:
     """Run (or with ``update`` extend) the archive for the config's inventory and years; resumable."""
-    from glacierscale.archive.run import open_run, read_tiles
+    from glacierscale.archive.run import read_tiles
     from glacierscale.archive.staging import RunPlan
     from glacierscale.catalog.provider import load_provider
     from glacierscale.errors import ArchiveNotFoundError
-    from glacierscale.inventory.store import UnitGlaciers
 
     t_start = time.perf_counter()
     years = sorted(years or cfg.years)
@@ -140,39 +147,19 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
         funcs, model_hash = (stages or _default_factory)(cfg, url, provider, checkpoint, run_id, tiles_per_actor)
         plan = RunPlan(run_id, units, years, prepared.attributes, cfg.model_dump(mode="json"), model_hash,
                        _code_version())
-        writer = open_run(cfg.archive, run_id, plan, staging=f"{state.rstrip('/')}/staging")
-        held = writer.held()
-        policy = _policy(held, model_hash, update=update, reprocess_changed=reprocess_changed,
-                         reprocess_model=reprocess_model)
-        found_done = sum(1 for k, h in held.items() if h.model_hash == model_hash and k not in kept_failed
-                         and k[1] in years)
-
-        def unit_glaciers(unit: Any) -> UnitGlaciers:  # a handle: the task reads the unit's outlines from the store
-            return UnitGlaciers(prepared.store, unit.unit_id)
-
-        driver = StreamingDriver(funcs, writer, by_id, book, _drive_options(cfg), policy, unit_glaciers, model_hash)
-        from glacierscale.pipeline.progress import RunProgress
-
+        committer = CommitterProcess(cfg.archive, run_id, plan, staging=f"{state.rstrip('/')}/staging")
         try:
-            with RunProgress(n_todo + len(kept_failed), console=console, enabled=progress,
-                             already_failed=len(kept_failed)) as bar:
-                driver.on_progress = bar.update
-                driver.drive(todo())
-                bar.update(driver)
+            snapshot, driver, found_done, publish_s = _stream_and_publish(
+                cfg, committer, funcs, by_id, book, years, kept_failed, n_todo, todo, prepared, model_hash,
+                update=update, reprocess_changed=reprocess_changed, reprocess_model=reprocess_model,
+                console=console, progress=progress, t_start=t_start)
+            book.mark_published(snapshot)
+            if not cfg.stream.keep_selections:
+                _forget_selections(state, run_id)
+            if snapshot is not None:
+                committer.discard_staging()  # everything staged is on main now
         finally:
-            driver.shutdown()
-            _remove(prepared.store)  # every task that reads it has finished; a rerun plans and writes it again
-        frame = book.frame()
-        summary = summarize(frame, book.planned())
-        t_pub = time.perf_counter()
-        snapshot = writer.publish({"ledger": summary, "stage_seconds": stage_seconds(frame),
-                                   "seconds": time.perf_counter() - t_start, "run_id": run_id})
-        publish_s = time.perf_counter() - t_pub
-    book.mark_published(snapshot)
-    if not cfg.stream.keep_selections:
-        _forget_selections(state, run_id)
-    if snapshot is not None:
-        writer.discard_staging()  # everything staged is on main now
+            committer.close()
     frame = book.frame()
     summary = summarize(frame, book.planned())
     stream = (driver.last_staged - driver.first_submit) if driver.first_submit and driver.last_staged else 0.0
@@ -182,6 +169,44 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
     rows, candidates = _archive_rows(cfg.archive, prepared.attributes["glacier_id"], years, run_id)
     return RunResult(rows, snapshot, [u.unit_id for u in units], run_id, seconds, summary, found_done,
                      repairs=prepared.repairs, ledger=ledger, candidates=candidates)
+
+
+def _stream_and_publish(cfg: RunConfig, committer: CommitterProcess, funcs: StageFunctions, by_id: dict[str, Any],
+                        book: Ledger, years: list[int], kept_failed: set[Key], n_todo: int,
+                        todo: Callable[[], Iterator[Key]], prepared: PreparedPlan, model_hash: str, *, update: bool,
+                        reprocess_changed: bool, reprocess_model: bool, console: Console | None, progress: bool,
+                        t_start: float) -> tuple[str | None, StreamingDriver, int, float]:
+    """Drive the items, then publish once; return the snapshot, the driver, the items found done, publish s."""
+    from glacierscale.inventory.store import UnitGlaciers
+    from glacierscale.pipeline.progress import RunProgress
+
+    held = committer.held()
+    policy = _policy(held, model_hash, update=update, reprocess_changed=reprocess_changed,
+                     reprocess_model=reprocess_model)
+    found_done = sum(1 for k, h in held.items() if h.model_hash == model_hash and k not in kept_failed
+                     and k[1] in years)
+    del held
+
+    def unit_glaciers(unit: Any) -> UnitGlaciers:  # a handle: the task reads the unit's outlines from the store
+        return UnitGlaciers(prepared.store, unit.unit_id)
+
+    driver = StreamingDriver(funcs, committer.writer, by_id, book, _drive_options(cfg), policy, unit_glaciers,
+                             model_hash, committer=committer)
+    try:
+        with RunProgress(n_todo + len(kept_failed), console=console, enabled=progress,
+                         already_failed=len(kept_failed)) as bar:
+            driver.on_progress = bar.update
+            driver.drive(todo())
+            bar.update(driver)
+    finally:
+        driver.shutdown()
+        _remove(prepared.store)  # every task that reads it has finished; a rerun plans and writes it again
+    frame = book.frame()
+    summary = summarize(frame, book.planned())
+    t_pub = time.perf_counter()
+    snapshot = committer.publish({"ledger": summary, "stage_seconds": stage_seconds(frame),
+                                  "seconds": time.perf_counter() - t_start, "run_id": prepared.run_id})
+    return snapshot, driver, found_done, time.perf_counter() - t_pub
 
 
 def _code_version() -> str:
