@@ -141,7 +141,7 @@ class ArchiveRun:
                 raise
             self._index_tip = snap
             # a fresh Repository per checkpoint: the one that committed keeps native memory per commit
-            # (≈ 20-30 MB of the driver at 16,384 items, docs/pipeline.md); reopening costs one config read
+            # (≈ 20-30 MB of the committing process at 16,384 items, docs/pipeline.md); reopening is one read
             self._repo = None
             return snap
 

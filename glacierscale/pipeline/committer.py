@@ -23,6 +23,7 @@ import threading
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from glacierscale.errors import ArchiveError
+from glacierscale.pipeline.failures import picklable
 
 if TYPE_CHECKING:
     from glacierscale.archive.run import ArchiveRun
@@ -120,17 +121,9 @@ def serve(read_fd: int, write_fd: int) -> int:
                 value = getattr(writer, name)(*args)
             reply: tuple[bool, Any] = (True, value)
         except Exception as err:  # raised in the driver as if the writer had run there
-            reply = (False, _picklable(err))
+            reply = (False, picklable(err, ArchiveError))
         try:
             pickle.dump(reply, send, protocol=pickle.HIGHEST_PROTOCOL)
             send.flush()
         except (BrokenPipeError, OSError):
             return 0
-
-
-def _picklable(err: Exception) -> Exception:
-    try:
-        pickle.loads(pickle.dumps(err))
-        return err
-    except Exception:
-        return ArchiveError(f"{type(err).__name__}: {err}")

@@ -195,15 +195,13 @@ def plan_child(job: str, out: str) -> int:
     """Entry point of :func:`prepare_plan`'s child: read the job, plan, pickle the plan or the error to ``out``."""
     import pickle
 
+    from glacierscale.pipeline.failures import picklable
+
     cfg, years, kind = pickle.loads(Path(job).read_bytes())
     try:
         result: tuple[bool, Any] = (True, _prepare(cfg, years, kind))
     except Exception as err:  # handed to the driver, which raises it as if planning had run there
-        try:
-            pickle.dumps(err)
-            result = (False, err)
-        except Exception:
-            result = (False, RuntimeError(f"{type(err).__name__}: {err}"))
+        result = (False, picklable(err))
     Path(out).write_bytes(pickle.dumps(result))
     return 0
 

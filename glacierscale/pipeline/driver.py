@@ -149,7 +149,7 @@ class StreamingDriver:
         from glacierscale.infer.actors import TileResult
 
         unit = self.units[key[0]]
-        glaciers = self.glaciers_of(unit)  # a few KB: inlined in the task, no object-store round trip
+        glaciers = self.glaciers_of(unit)  # a handle on the unit's outlines (a path and an id), read by the task
         if isinstance(sel, SelectionRecord) and sel.is_gap:  # nothing to cube or map: stage the gap at once
             tile: Any = TileResult(unit.unit_id, key[1], None, None, 0.0, {}, 0.0, False, sel.gap_reason)
             actor = -1

@@ -102,6 +102,18 @@ def describe(err: BaseException) -> tuple[str, str]:
     return first[:400], redact(m.group(0)) if m else ""
 
 
+def picklable(err: Exception, fallback: type[Exception] = RuntimeError) -> Exception:
+    """Return ``err`` if it survives a pickle round trip (a child process hands it to the driver as it is), else
+    a ``fallback`` carrying its type and message."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(err))
+        return err
+    except Exception:
+        return fallback(f"{type(err).__name__}: {err}")
+
+
 def with_backoff(fn: Callable[..., T], *args: Any, attempts: int = 3, backoff_s: float = 1.0, **kwargs: Any) -> T:
     """Call ``fn``; on a transient error sleep ``backoff_s``·2ⁿ and retry, at most ``attempts`` calls in all.
 

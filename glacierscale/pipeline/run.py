@@ -185,7 +185,6 @@ def _stream_and_publish(cfg: RunConfig, committer: CommitterProcess, funcs: Stag
                      reprocess_model=reprocess_model)
     found_done = sum(1 for k, h in held.items() if h.model_hash == model_hash and k not in kept_failed
                      and k[1] in years)
-    del held
 
     def unit_glaciers(unit: Any) -> UnitGlaciers:  # a handle: the task reads the unit's outlines from the store
         return UnitGlaciers(prepared.store, unit.unit_id)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from glacierscale.catalog.tasks import SelectionRecord
     from glacierscale.config import RunConfig
     from glacierscale.infer.actors import TileResult
+    from glacierscale.inventory.store import UnitGlaciers
     from glacierscale.inventory.units import WorkUnit
 
 MAX_ATTRIBUTION_M = 100.0  # glacier pixels farther than this from every outline stay unattributed
@@ -136,19 +137,16 @@ def select_cube_task(select: Callable[..., Any], cube: Callable[..., Any], unit:
     return selection, cube_task(cube, unit, selection, attempts, backoff_s)
 
 
-def reduce_stage_task(fn: Callable[..., Any], writer: RunWriter, unit: WorkUnit, tile: TileResult, glaciers: Any,
-                      selection: SelectionRecord, model_hash: str, attempts: int, backoff_s: float) -> ItemOutcome:
+def reduce_stage_task(fn: Callable[..., Any], writer: RunWriter, unit: WorkUnit, tile: TileResult,
+                      glaciers: UnitGlaciers, selection: SelectionRecord, model_hash: str, attempts: int,
+                      backoff_s: float) -> ItemOutcome:
     """Ray task: reduce one mapped unit-year and stage the product; return the receipt and stage seconds.
 
-    ``glaciers`` is the unit's outlines, or a handle (``inventory.store.UnitGlaciers``) to read them from the
-    run's glacier store here, in the worker.
+    ``glaciers`` is a handle on the unit's outlines in the run's glacier store, read here, in the worker.
     """
-    from glacierscale.inventory.store import UnitGlaciers
-
     t0, c0 = time.perf_counter(), time.process_time()
-    if isinstance(glaciers, UnitGlaciers):
-        glaciers = with_backoff(glaciers.load, attempts=attempts, backoff_s=backoff_s)
-    product = fn(unit, tile, glaciers, selection, model_hash)
+    outlines = with_backoff(glaciers.load, attempts=attempts, backoff_s=backoff_s)
+    product = fn(unit, tile, outlines, selection, model_hash)
     t1, c1 = time.perf_counter(), time.process_time()
     staged = with_backoff(writer.stage, product, attempts=attempts, backoff_s=backoff_s)
     seconds = {"select": selection.seconds, "cube": tile.cube_seconds, "infer": tile.seconds,
