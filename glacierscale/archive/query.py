@@ -141,6 +141,46 @@ class ChangeArchive:
                                + (f" (e.g. {known})" if known else ""))
         return _years(self._rows(slice(i, i + 1)), from_year, to_year).reset_index(drop=True)
 
+    def _index_of(self, glacier_ids: Any) -> np.ndarray:
+        """Return the sorted row indices of the archived glaciers among ``glacier_ids`` (unknown ids are skipped)."""
+        ids = self._ids()
+        want = np.unique(np.asarray(list(glacier_ids), dtype=object).astype(str))
+        i = np.searchsorted(ids, want).clip(max=max(len(ids) - 1, 0))
+        return np.unique(i[ids[i] == want]) if len(ids) else np.array([], dtype=np.int64)
+
+    def of_glaciers(self, glacier_ids: Any, from_year: int | None = None, to_year: int | None = None) -> pd.DataFrame:
+        """Return the rows of the given glaciers (ids the archive lacks are skipped): reads only their slices."""
+        if "glaciers" not in self.root:
+            return pd.DataFrame(columns=COLUMNS)
+        index = self._index_of(glacier_ids)
+        if not len(index):
+            return pd.DataFrame(columns=COLUMNS)
+        return _years(self._rows(index), from_year, to_year).reset_index(drop=True)
+
+    def year_totals(self, glacier_ids: Any | None = None) -> pd.DataFrame:
+        """Return per year: glaciers with a record, their area and debris (km², sums), reading two columns only.
+
+        The summary a large run prints instead of one row per glacier (``glacier_ids``: those glaciers only).
+        """
+        cols = ["year", "glaciers", "area_km2", "debris_km2"]
+        if "glaciers" not in self.root:
+            return pd.DataFrame(columns=cols)
+        g = self._group("glaciers")
+        index = self._index_of(glacier_ids) if glacier_ids is not None else slice(None)
+        if isinstance(index, np.ndarray) and not len(index):
+            return pd.DataFrame(columns=cols)
+
+        def read(name: str) -> np.ndarray:
+            return np.asarray(g[name].oindex[index, :] if isinstance(index, np.ndarray) else g[name][index, :])
+
+        area, debris = read("area_km2"), read("debris_km2")
+        quality = read("quality")
+        has = (tables.text(quality) if quality.dtype.kind == "T" else quality.astype(str)) != ""
+        years = np.asarray(g["year"][...])
+        rows = [{"year": int(y), "glaciers": int(has[:, k].sum()), "area_km2": float(np.nansum(area[:, k][has[:, k]])),
+                 "debris_km2": float(np.nansum(debris[:, k][has[:, k]]))} for k, y in enumerate(years)]
+        return pd.DataFrame(rows, columns=cols).sort_values("year").reset_index(drop=True)
+
     def in_bbox(self, bbox: BBox, from_year: int | None = None, to_year: int | None = None) -> pd.DataFrame:
         """Return the rows of glaciers whose centroid lies in the WGS84 bbox (W, S, E, N; W > E crosses 180°)."""
         if "glaciers" not in self.root:

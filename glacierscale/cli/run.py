@@ -41,14 +41,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=status_command)
 
 
+AREA_TABLE_MAX = 60  # more glaciers than this: the run prints per-year totals
+
+
 def _report(result: Any) -> int:
     from rich.console import Console
 
-    from glacierscale.cli.tables import area_table, failure_table, ledger_table
+    from glacierscale.cli.tables import area_table, failure_table, ledger_table, totals_table
 
     console = Console()
-    if len(result.areas):
-        console.print(area_table(result.areas))
+    if len(result.glacier_ids) <= AREA_TABLE_MAX:
+        if len(result.areas):
+            console.print(area_table(result.areas))
+    else:  # a large run: one line per year, not one per glacier (the rows are a query away)
+        console.print(totals_table(result.year_totals()))
+        console.print(f"{len(result.glacier_ids)} glaciers: `glacierscale query ARCHIVE --glacier ID` or --bbox "
+                      "lists their rows")
     console.print(ledger_table(result.summary))
     if result.found_done:
         console.print(f"resumed: {result.found_done} items were already in the archive with the same checkpoint")

@@ -26,6 +26,16 @@ def area_table(areas: pd.DataFrame, truth: pd.DataFrame | None = None, title: st
     return table
 
 
+def totals_table(totals: pd.DataFrame, title: str = "glaciers mapped per year") -> Table:
+    """Return a table: year, glaciers with a record, total area and debris-covered area (km²)."""
+    table = Table(title=title, padding=(0, 1))
+    for name in ("year", "glaciers", "area km²", "debris km²"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in totals.itertuples(index=False):
+        table.add_row(str(r.year), f"{r.glaciers:,}", f"{r.area_km2:,.3f}", f"{r.debris_km2:,.3f}")
+    return table
+
+
 def ledger_table(summary: dict[str, object], title: str = "run ledger: items per year") -> Table:
     """Return a table of item counts per year and status (done / gap / failed / published ...)."""
     per_year = summary.get("per_year") or {}

@@ -22,7 +22,7 @@ from glacierscale.pipeline.context import (
     with_checkpoint_grid,
 )
 from glacierscale.pipeline.driver import DriveOptions, Key, Policy, StreamingDriver
-from glacierscale.pipeline.ledger import Ledger, ledger_path, stage_seconds, summarize
+from glacierscale.pipeline.ledger import Ledger, ledger_path
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,9 +36,13 @@ StagesFactory = Callable[[RunConfig, str, Any, str, str, int], "tuple[StageFunct
 
 @dataclass
 class RunResult:
-    """What a run did: the archive rows of its glaciers × years, the snapshot, the ledger summary."""
+    """What a run did: the snapshot, the ledger summary, and (read on first use) its glaciers' archive rows.
 
-    areas: pd.DataFrame
+    ``areas`` and ``candidates`` are read from the archive when first asked for, not by the run: a world run's
+    rows (274,531 glaciers × its years) are not held by the driver for a caller that may never look at them;
+    ``year_totals()`` gives the per-year sums a large run reports.
+    """
+
     snapshot: str | None
     units: list[str]
     run_id: str = ""
@@ -48,7 +52,36 @@ class RunResult:
     skipped_years: list[int] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
     ledger: str = ""
-    candidates: pd.DataFrame = field(default_factory=pd.DataFrame)  # candidate glacier-years this run mapped
+    archive: str = ""
+    glacier_ids: list[str] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    _rows: tuple[pd.DataFrame, pd.DataFrame] | None = field(default=None, repr=False)
+
+    @property
+    def areas(self) -> pd.DataFrame:
+        """The archive rows of the run's glaciers × years (read on first use)."""
+        return self._read()[0]
+
+    @property
+    def candidates(self) -> pd.DataFrame:
+        """The candidate glacier-years this run mapped (ice outside every outline; read on first use)."""
+        return self._read()[1]
+
+    def _read(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if self._rows is None:
+            self._rows = _archive_rows(self.archive, self.glacier_ids, self.years, self.run_id)
+        return self._rows
+
+    def year_totals(self) -> pd.DataFrame:
+        """Per year: the run's glaciers with a record and their summed area and debris (two columns read)."""
+        from glacierscale.archive.query import open_archive
+        from glacierscale.errors import ArchiveError
+
+        try:
+            totals = open_archive(self.archive).year_totals(self.glacier_ids)
+        except ArchiveError:
+            return pd.DataFrame(columns=["year", "glaciers", "area_km2", "debris_km2"])
+        return totals[totals["year"].isin(self.years)].reset_index(drop=True)
 
     @property
     def failures(self) -> list[dict[str, Any]]:
@@ -160,15 +193,14 @@ def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bo
                 committer.discard_staging()  # everything staged is on main now
         finally:
             committer.close()
-    frame = book.frame()
-    summary = summarize(frame, book.planned())
+    summary, per_stage = book.digest()
     stream = (driver.last_staged - driver.first_submit) if driver.first_submit and driver.last_staged else 0.0
     seconds = {"total": time.perf_counter() - t_start, "commits": driver.commit_seconds, "publish": publish_s,
                "stream": stream, "pixels": float(driver.pixels),
-               **{f"{k}_per_item": v for k, v in stage_seconds(frame).items()}}
-    rows, candidates = _archive_rows(cfg.archive, prepared.attributes["glacier_id"], years, run_id)
-    return RunResult(rows, snapshot, [u.unit_id for u in units], run_id, seconds, summary, found_done,
-                     repairs=prepared.repairs, ledger=ledger, candidates=candidates)
+               **{f"{k}_per_item": v for k, v in per_stage.items()}}
+    return RunResult(snapshot, [u.unit_id for u in units], run_id, seconds, summary, found_done,
+                     repairs=prepared.repairs, ledger=ledger, archive=cfg.archive,
+                     glacier_ids=[str(g) for g in prepared.attributes["glacier_id"]], years=years)
 
 
 def _stream_and_publish(cfg: RunConfig, committer: CommitterProcess, funcs: StageFunctions, by_id: dict[str, Any],
@@ -200,10 +232,9 @@ def _stream_and_publish(cfg: RunConfig, committer: CommitterProcess, funcs: Stag
     finally:
         driver.shutdown()
         _remove(prepared.store)  # every task that reads it has finished; a rerun plans and writes it again
-    frame = book.frame()
-    summary = summarize(frame, book.planned())
+    summary, per_stage = book.digest()
     t_pub = time.perf_counter()
-    snapshot = committer.publish({"ledger": summary, "stage_seconds": stage_seconds(frame),
+    snapshot = committer.publish({"ledger": summary, "stage_seconds": per_stage,
                                   "seconds": time.perf_counter() - t_start, "run_id": prepared.run_id})
     return snapshot, driver, found_done, time.perf_counter() - t_pub
 
@@ -235,12 +266,13 @@ def _archive_rows(location: str, glacier_ids: Any, years: list[int], run_id: str
     from glacierscale.reduce.candidates import PREFIX
 
     try:
-        table = open_archive(location).table()
+        archive = open_archive(location)
     except ArchiveError:
         return pd.DataFrame(columns=["glacier_id", "year", "area_km2", "debris_km2"]), pd.DataFrame()
-    in_years = table["year"].isin(years)
-    rows = table[table["glacier_id"].isin(set(glacier_ids)) & in_years]
-    cands = table[table["glacier_id"].str.startswith(PREFIX) & in_years & (table["run_id"] == run_id)]
+    rows = archive.of_glaciers(glacier_ids)
+    rows = rows[rows["year"].isin(years)]
+    cands = archive.candidates()
+    cands = cands[cands["glacier_id"].str.startswith(PREFIX) & cands["year"].isin(years) & (cands["run_id"] == run_id)]
     return rows.reset_index(drop=True), cands.reset_index(drop=True)
 
 

@@ -26,6 +26,7 @@ FAR_FROM_ICE_PX = 25  # 500 m at 20 m: ground this far from every glacier is bar
 # real scene had 41 % of its bare rock called ice by a model that saw rock mostly beside ice; docs/model.md)
 CENTRES = ((2, 0.20), (1, 0.27), (0, 0.20), (3, 0.06))  # 3: water (lakes, sea), where a region has it
 CLOUD_COVER = (0.15, 1.0)  # share of a clouded patch that loses its optical data (1.0: fully overcast)
+BLIND_GROUPS = ("sar", "thermal")  # without both, rock-coloured debris cover looks like the rock around it
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class StepSettings:
     randomise: bool = True  # domain randomisation of the optical bands (training/randomise.py); False: ±15 % gain
     optical_clouds: float = 0.0  # share of patches whose optical bands are missing under a cloud-shaped mask
     clip_grad_norm: float = 1.0  # gradient-norm clipping (0: none); without it a 2,400-step run diverged at step 1,350
+    # share of patches that lose SAR and thermal together (optical + DEM only, as a Landsat/HLS scene with a DEM);
+    # in every patch without both, debris is neither a centre target nor up-weighted (see PatchBatches.patch)
+    blind_share: float = 0.0
 
 
 class PatchBatches:
@@ -54,8 +58,13 @@ class PatchBatches:
         self.mean = np.asarray(mean, np.float32)[:, None, None]
         self.std = np.asarray(std, np.float32)[:, None, None]
         self.optical = [bands.index(b) for b in GROUPS["optical"] if b in bands]
-        self.dropout = [([bands.index(b) for b in GROUPS[g] if b in bands], p)
+        self.dropout = [(g, [bands.index(b) for b in GROUPS[g] if b in bands], p)
                         for g, p in settings.sensor_dropout.items()]
+        self.blind_idx = [bands.index(b) for g in BLIND_GROUPS for b in GROUPS[g] if b in bands]
+        # the sensor groups each sample has at all (the classic-physics regions have no thermal sensor)
+        self._has = [{g for g in BLIND_GROUPS
+                      if any(b in bands and np.isfinite(s.data[bands.index(b)]).any() for b in GROUPS[g])}
+                     for s in samples]
         # where the centres of class-balanced patches may fall, per sample
         self.randomisation = Randomisation()
         # (outline labels, GLACIER_LABEL, stand for clean-ice centres: they are glacier, clean or debris-covered)
@@ -74,12 +83,29 @@ class PatchBatches:
 
     def patch(self) -> tuple[np.ndarray, np.ndarray]:
         """Return one augmented, normalised patch (band, y, x) with NaN where a group is missing, and labels."""
+        x, y, _ = self.weighted_patch()
+        return x, y
+
+    def weighted_patch(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Return a patch, its labels and the debris weight of its loss.
+
+        Which sensor groups the patch loses is drawn first. A patch without SAR and thermal ("blind": only optical
+        and the DEM) is not centred on debris and its debris pixels are not up-weighted: those two sensors are what
+        tell debris-covered ice from the bare rock, moraine and forefield around it, so without them the loss should
+        not push ambiguous rock towards debris (a real HLS scene had its bare forefield read as debris; docs/model.md).
+        """
         rng, size = self.rng, self.settings.patch_size
         k = int(rng.integers(len(self.samples)))
         s = self.samples[k]
         h, w = s.labels.shape
+        dropped = {g for g, idx, p in self.dropout if idx and rng.random() < p}
+        if self.blind_idx and rng.random() < self.settings.blind_share:
+            dropped |= set(BLIND_GROUPS)
+        blind = not (self._has[k] - dropped)
         u, target, edge = rng.random(), -1, 0.0
         for cls, share in CENTRES:
+            if blind and cls == 2:
+                continue  # its share falls to patches centred anywhere
             edge += share
             if u < edge:
                 target = cls
@@ -102,21 +128,24 @@ class PatchBatches:
         else:
             x[self.optical] *= rng.uniform(0.85, 1.15)  # illumination / calibration spread, all optical bands alike
         x = ((x - self.mean) / self.std).astype(np.float32, copy=False)
-        for idx, p in self.dropout:
-            if idx and rng.random() < p:
+        for g, idx, _ in self.dropout:
+            if g in dropped:
                 x[idx] = np.nan  # the group is missing, as when its sensor had no scene in the window
+        if self.blind_idx and set(BLIND_GROUPS) <= dropped:
+            x[self.blind_idx] = np.nan
         if self.optical and rng.random() < self.settings.optical_clouds:
             optical = x[self.optical]
             optical[:, cloud_mask(size, rng)] = np.nan  # the labels stay: SAR + DEM (+ thermal) map those pixels
             x[self.optical] = optical
-        return x, y.copy()
+        return x, y.copy(), (1.0 if blind else DEBRIS_WEIGHT)
 
-    def batch(self) -> tuple[Any, Any]:
-        """Return (x, y) torch tensors of one batch."""
+    def batch(self) -> tuple[Any, Any, Any]:
+        """Return (x, y, debris weight per patch) torch tensors of one batch."""
         import torch
 
-        xs, ys = zip(*(self.patch() for _ in range(self.settings.batch_size)), strict=True)
-        return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys).astype(np.int64))
+        xs, ys, ws = zip(*(self.weighted_patch() for _ in range(self.settings.batch_size)), strict=True)
+        return (torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys).astype(np.int64)),
+                torch.tensor(ws, dtype=torch.float32))
 
 
 def cloud_mask(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -150,21 +179,38 @@ def dice_loss(logits: Any, target: Any) -> Any:
     return 1 - ((2 * inter + 1) / (denom + 1)).mean()
 
 
-def segmentation_loss(logits: Any, target: Any) -> Any:
+def weighted_nll(logp: Any, target: Any, debris_weight: Any | None = None) -> Any:
+    """Return the class-weighted mean negative log-likelihood (as ``nll_loss(weight=...)``; NODATA ignored).
+
+    ``debris_weight`` (one value per patch) replaces DEBRIS_WEIGHT patch by patch.
+    """
+    import torch
+
+    weight = torch.tensor([1.0, 1.0, DEBRIS_WEIGHT, 1.0][:logp.shape[1]], device=logp.device)
+    valid = target != NODATA_CLASS
+    t = torch.where(valid, target, torch.zeros_like(target)).clamp(max=logp.shape[1] - 1)
+    nll = -logp.gather(1, t.unsqueeze(1)).squeeze(1)
+    w = weight[t]
+    if debris_weight is not None:
+        w = torch.where(t == 2, debris_weight.to(w.dtype).view(-1, *([1] * (t.dim() - 1))), w)
+    w = w * valid
+    return (w * nll).sum() / w.sum().clamp(min=1e-12)
+
+
+def segmentation_loss(logits: Any, target: Any, debris_weight: Any | None = None) -> Any:
     """Return class-weighted cross-entropy + Dice.
 
     Pixels labelled GLACIER_LABEL (inside an inventory outline: clean or debris-covered unknown) add
     −log(p(clean) + p(debris)) to the cross-entropy and pixels labelled NOT_GLACIER_LABEL (outside every outline)
     −log(p(background) + p(water)), weighted by their share of the labelled pixels, and a
     glacier-vs-background Dice; the per-class terms see only per-class labels. A batch without such pixels
-    gets exactly the per-class loss.
+    gets exactly the per-class loss. ``debris_weight`` (per patch) replaces DEBRIS_WEIGHT patch by patch.
     """
     import torch
 
-    weight = torch.tensor([1.0, 1.0, DEBRIS_WEIGHT, 1.0][:logits.shape[1]], device=logits.device)
     outline, outside = target == GLACIER_LABEL, target == NOT_GLACIER_LABEL
     if not bool(outline.any() or outside.any()):
-        ce = torch.nn.functional.cross_entropy(logits, target, weight=weight, ignore_index=NODATA_CLASS)
+        ce = weighted_nll(torch.log_softmax(logits, dim=1), target, debris_weight)
         return ce + dice_loss(logits, target)
     per_class = torch.where(outline | outside, torch.full_like(target, NODATA_CLASS), target)
     n_class, n_outline = int((per_class != NODATA_CLASS).sum()), int((outline | outside).sum())
@@ -173,7 +219,7 @@ def segmentation_loss(logits: Any, target: Any) -> Any:
     other_logp = torch.logsumexp(logp[:, [0, 3] if logp.shape[1] > 3 else [0]], dim=1)
     loss = -(glacier_logp[outline].sum() + other_logp[outside].sum()) / (n_class + n_outline)
     if n_class:
-        ce = torch.nn.functional.nll_loss(logp, per_class, weight=weight, ignore_index=NODATA_CLASS)
+        ce = weighted_nll(logp, per_class, debris_weight)
         loss = loss + ce * n_class / (n_class + n_outline) + dice_loss(logits, per_class)
     # glacier vs background over every labelled pixel
     valid = target != NODATA_CLASS
@@ -199,8 +245,8 @@ def fit_steps(model: Any, batches: PatchBatches, settings: StepSettings,
     losses: list[float] = []
     model.train()
     for step in range(settings.steps):
-        xb, yb = batches.batch()
-        loss = segmentation_loss(model(xb), yb)
+        xb, yb, wb = batches.batch()
+        loss = segmentation_loss(model(xb), yb, wb)
         opt.zero_grad()
         loss.backward()
         if settings.clip_grad_norm > 0:

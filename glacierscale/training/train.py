@@ -81,6 +81,9 @@ class TrainConfig(BaseModel):
     # elevation relative to each tile's median (model/bands.py): no region is judged by its absolute height
     relative_elevation: bool = False
     clip_grad_norm: float = Field(1.0, ge=0.0, description="gradient-norm clipping per step (0: none)")
+    # share of patches that lose SAR and thermal together (optical + DEM only, e.g. a Landsat/HLS scene with a
+    # DEM), beside sensor_dropout; patches without both are not centred on debris nor up-weighted there
+    blind_share: float = Field(0.0, ge=0.0, le=1.0)
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
@@ -214,7 +217,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     spec = ModelSpec.for_bands(bands, stem_width=cfg.stem_width, n_classes=len(CLASSES))
     settings = StepSettings(steps=cfg.steps, batch_size=cfg.batch_size, patch_size=cfg.patch_size, lr=cfg.lr,
                             seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout), randomise=cfg.randomise,
-                            optical_clouds=cfg.optical_clouds, clip_grad_norm=cfg.clip_grad_norm)
+                            optical_clouds=cfg.optical_clouds, clip_grad_norm=cfg.clip_grad_norm,
+                            blind_share=cfg.blind_share)
     t0 = time.perf_counter()
     if cfg.workers > 1:
         model, losses = _fit_on_ray(cfg, spec, train_set, bands, mean, std, settings)

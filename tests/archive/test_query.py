@@ -65,6 +65,15 @@ def test_table_and_one_glacier(archive: tuple[str, list[str]]) -> None:
     with pytest.raises(ArchiveError, match="'NOPE' is not in archive"):
         a.glacier("NOPE")
     assert a.years() == [2020, 2021]
+    # a run reads its glaciers' slices only; unknown ids are skipped
+    rows = a.of_glaciers(["G2", "G3", "NOPE"], from_year=2021)
+    assert list(zip(rows["glacier_id"], rows["year"], strict=True)) == [("G2", 2021), ("G3", 2021)]
+    assert rows["area_km2"].iloc[0] == pytest.approx(2 * ONE / 4, rel=GROUND)
+    totals = a.year_totals(["G1", "G2", "G3"])
+    assert list(totals["year"]) == [2020, 2021] and list(totals["glaciers"]) == [3, 3]
+    by_year = t[t["glacier_id"].isin(["G1", "G2", "G3"])].groupby("year")["area_km2"].sum()
+    assert list(totals["area_km2"]) == pytest.approx(list(by_year))
+    assert list(a.year_totals()["glaciers"]) == [3, 5]  # H1 and H2 have 2021 only
     assert sorted(a.units()) == sorted([U1.unit_id, U2.unit_id, *(u.unit_id for u in _antimeridian_units())])
 
 

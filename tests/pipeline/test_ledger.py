@@ -48,12 +48,32 @@ def test_appends_keep_the_newest_row_and_merge_levels(tmp_path: Path) -> None:
     assert frame.set_index("unit_id").loc["u199", "snapshot"] == "s39"
     s = summarize(frame, book.planned())
     assert s["counts"] == {"done": 200, "pending": 100} and s["items"] == 300
+    assert book.digest() == (s, {})  # the column-wise read the run uses agrees (no stage seconds recorded)
     book.append([ItemRecord("u7", 2021, "failed", 3, "CubeError: corrupt", "/x/u7.tif")])
     assert Ledger(book.path).keys("failed") == {("u7", 2021)}  # a fresh reader (status, resume) sees it
     book.mark_published("snap-final")
     frame = Ledger(book.path).frame()
     assert (frame["status"] == "published").sum() == 199 and frame.set_index("unit_id").loc["u7", "status"] == "failed"
     assert set(frame.loc[frame["status"] == "published", "snapshot"]) == {"snap-final"}
+    summary, _ = Ledger(book.path).digest()
+    assert summary["counts"] == {"published": 199, "failed": 1, "pending": 100}
+    assert summary["failures"] == [{"unit_id": "u7", "year": 2021, "file": "/x/u7.tif", "reason": "CubeError: corrupt",
+                                    "attempts": 3}]
+
+
+def test_digest_reads_the_summary_and_stage_seconds_of_the_newest_rows(tmp_path: Path) -> None:
+    from glacierscale.pipeline.ledger import stage_seconds
+
+    book = Ledger(ledger_path(str(tmp_path), "sizing-run-1"))
+    book.append([ItemRecord("u1", 2021, "staged", 1, seconds={"cube": 4.0}),
+                 ItemRecord("u2", 2021, "gap", 1, seconds={"cube": 1.0, "select": 0.5})])
+    book.append([ItemRecord("u1", 2021, "done", 1, seconds={"cube": 2.0, "infer": 3.0})])  # the newest row wins
+    summary, seconds = book.digest()
+    assert summary["per_year"] == {2021: {"done": 1, "gap": 1}} and summary["failures"] == []
+    assert seconds == {"cube": 1.5, "infer": 3.0, "select": 0.5}  # means over the items that ran the stage
+    assert (summary, seconds) == (summarize(book.frame()), stage_seconds(book.frame()))
+    assert Ledger(ledger_path(str(tmp_path), "nothing-yet")).digest() == (
+        {"items": 0, "counts": {}, "per_year": {}, "failures": []}, {})
 
 
 def test_a_single_file_ledger_of_an_older_run_is_read(tmp_path: Path) -> None:
@@ -68,3 +88,5 @@ def test_a_single_file_ledger_of_an_older_run_is_read(tmp_path: Path) -> None:
                   | {"seconds": json.dumps({"cube": 1.5})}]).to_parquet(run / "ledger.parquet")
     back = read_ledger(ledger_path(str(tmp_path), "old-run-abc"))
     assert back[("u1", 2021)].status == "failed" and back[("u1", 2021)].seconds == {"cube": 1.5}
+    summary, seconds = Ledger(ledger_path(str(tmp_path), "old-run-abc")).digest()
+    assert summary["failures"][0]["reason"] == "boom" and seconds == {"cube": 1.5}

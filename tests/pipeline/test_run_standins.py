@@ -19,7 +19,8 @@ pytestmark = pytest.mark.usefixtures("local_ray")
 UNIT_A, UNIT_B = "32632_20m_16_1200_16000", "32632_20m_16_1201_16000"
 
 
-def test_gaps_and_a_corrupt_file_do_not_stop_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gaps_and_a_corrupt_file_do_not_stop_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = standin_config(tmp_path, 6)
     units = sorted({u for u in _units(cfg)})
     assert UNIT_A in units and UNIT_B in units
@@ -36,6 +37,20 @@ def test_gaps_and_a_corrupt_file_do_not_stop_the_run(tmp_path: Path, capsys: pyt
     assert len(gap) == 2 and set(gap["quality"]) == {"gap"}
     ok = table[table["quality"] == "ok"]
     assert (len(ok) == 8 and ok["area_km2"].round(4).eq(0.12 * 0.12 + 0.0).all()) or len(ok) == 8
+    # the result reads its rows on first use (the run itself holds none) and sums them per year on request
+    assert result._rows is None
+    assert len(result.areas) == 10 and set(result.areas["glacier_id"]) <= set(table["glacier_id"])
+    totals = result.year_totals()
+    assert list(totals["year"]) == [2021, 2022] and list(totals["glaciers"]) == [5, 5]
+    assert totals["area_km2"].sum() == pytest.approx(table["area_km2"].sum())
+    from glacierscale.cli import run as cli_run
+    from glacierscale.cli.run import _report
+
+    capsys.readouterr()
+    monkeypatch.setattr(cli_run, "AREA_TABLE_MAX", 3)  # a run of more glaciers prints a line per year
+    assert _report(result) == 1
+    printed = capsys.readouterr().out
+    assert "glaciers mapped per year" in printed and "BENCH-000001" not in printed and "6 glaciers" in printed
     # `status` names the failed file; a rerun keeps the failure unless --retry-failed
     path = tmp_path / "run.yaml"
     dump_run_config(cfg, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from glacierscale.training.sources import GLACIER_LABEL
 from glacierscale.training.steps import CENTRES, FAR_FROM_ICE_PX, PatchBatches
@@ -58,3 +59,72 @@ def test_cloud_shaped_optical_gaps_cover_part_of_a_patch_and_keep_the_labels() -
         gap = np.isnan(x[:6]).all(axis=0)
         assert gap.sum() > 0 and (np.isnan(x[:6]).any(axis=0) == gap).all()  # every optical band, same pixels
         assert np.isfinite(x[6:]).all() and (y == 1).all()  # SAR and DEM stay; every pixel keeps its label
+
+
+def _sample(bands: list[str]) -> object:
+    from glacierscale.training.data import Sample
+
+    labels = np.zeros((256, 256), np.uint8)
+    labels[100:110, 100:110] = 2  # a small debris-covered tongue in a big ice-free window
+    return Sample("a", 2021, np.ones((len(bands), 256, 256), np.float32), labels, tuple(bands))
+
+
+def test_blind_patches_lose_sar_and_thermal_and_are_neither_debris_centred_nor_up_weighted() -> None:
+    from glacierscale.training.steps import DEBRIS_WEIGHT, StepSettings
+
+    bands = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "LST", "ELEV"]
+    sample = _sample(bands)
+
+    def draw(blind_share: float) -> tuple[float, set[float], bool]:
+        settings = StepSettings(steps=1, batch_size=1, patch_size=64, lr=1e-3, seed=0, sensor_dropout={},
+                                randomise=False, blind_share=blind_share)
+        batches = PatchBatches([sample], bands, np.zeros(len(bands)), np.ones(len(bands)), settings,  # type: ignore[list-item]
+                               np.random.default_rng(3))
+        out = [batches.weighted_patch() for _ in range(300)]
+        with_debris = float(np.mean([(y == 2).any() for _, y, _ in out]))
+        blind = all(np.isnan(x[6:10]).all() and np.isfinite(x[:6]).all() and np.isfinite(x[10]).all()
+                    for x, _, _ in out)
+        return with_debris, {w for _, _, w in out}, blind
+
+    seeing, weights, blind = draw(0.0)
+    assert weights == {DEBRIS_WEIGHT} and not blind
+    blind_debris, weights, blind = draw(1.0)
+    assert weights == {1.0} and blind  # optical + DEM only: SAR and thermal NaN, debris weighted as any class
+    assert seeing > 0.3 and blind_debris < seeing / 2  # the debris share of centres went to patches anywhere
+
+
+def test_a_sample_without_sar_or_thermal_is_blind_whatever_the_share() -> None:
+    from glacierscale.training.steps import StepSettings
+
+    bands = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "ELEV"]
+    sample = _sample(bands)
+    sample.data[6:9] = np.nan  # type: ignore[attr-defined]  # no SAR scene at all (and no thermal band)
+    settings = StepSettings(steps=1, batch_size=2, patch_size=64, lr=1e-3, seed=0, sensor_dropout={"sar": 0.3},
+                            randomise=False)
+    batches = PatchBatches([sample], bands, np.zeros(len(bands)), np.ones(len(bands)), settings,  # type: ignore[list-item]
+                           np.random.default_rng(0))
+    _, _, w = batches.batch()
+    assert w.tolist() == [1.0, 1.0]
+
+
+def test_weighted_nll_matches_torch_and_takes_a_debris_weight_per_patch() -> None:
+    import torch
+
+    from glacierscale.training.steps import DEBRIS_WEIGHT, weighted_nll
+
+    gen = torch.Generator().manual_seed(0)
+    logp = torch.log_softmax(torch.randn(2, 4, 8, 8, generator=gen), dim=1)
+    target = torch.randint(0, 4, (2, 8, 8), generator=gen)
+    target[0, 0, :4] = 255  # nodata
+    ref = torch.nn.functional.nll_loss(logp, target, weight=torch.tensor([1.0, 1.0, DEBRIS_WEIGHT, 1.0]),
+                                       ignore_index=255)
+    assert float(weighted_nll(logp, target)) == pytest.approx(float(ref), rel=1e-6)
+    ones = torch.nn.functional.nll_loss(logp, target, ignore_index=255)
+    assert float(weighted_nll(logp, target, torch.tensor([1.0, 1.0]))) == pytest.approx(float(ones), rel=1e-6)
+    # patch 0 with debris at weight 1, patch 1 at DEBRIS_WEIGHT: the weighted mean over both patches' pixels
+    valid = target != 255
+    nll = -logp.gather(1, target.clamp(max=3).unsqueeze(1)).squeeze(1)
+    w = torch.ones_like(nll)
+    w[1][target[1] == 2] = DEBRIS_WEIGHT
+    expected = float((nll * w)[valid].sum() / w[valid].sum())
+    assert float(weighted_nll(logp, target, torch.tensor([1.0, DEBRIS_WEIGHT]))) == pytest.approx(expected, rel=1e-6)
