@@ -109,14 +109,13 @@ def status_command(args: argparse.Namespace) -> int:
     from glacierscale.cli.tables import failure_table, ledger_table
     from glacierscale.config import load_run_config
     from glacierscale.errors import ConfigError
-    from glacierscale.pipeline.ledger import Ledger, latest_ledger, summarize
+    from glacierscale.pipeline.ledger import Ledger, latest_ledger
 
     cfg = load_run_config(args.config)
     path = latest_ledger(cfg.resolved_state_dir(), cfg.name)
     if path is None:
         raise ConfigError(f"no run ledger for run {cfg.name!r} under {cfg.resolved_state_dir()}: nothing has run yet")
-    book = Ledger(path)
-    summary = summarize(book.frame(), book.planned())
+    summary, _ = Ledger(path).digest()  # the columns it prints, not the whole ledger
     if args.json:
         print(json.dumps({"ledger": path, **summary}, indent=1, default=str))
         return 0

@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Sentinel-2 asset keys: blue ... scl (Earth Search) or B02 ... SCL (Planetary Computer)")
     p.add_argument("--debris-share", type=float, default=0.3,
                    help="share of a large, flat tongue's ablation area under debris (default 0.3)")
+    p.add_argument("--debris-probability", type=float, default=1.0, metavar="P",
+                   help="share of the large, flat tongues that carry debris, drawn per glacier (default 1: all)")
     p.add_argument("--forefield-m", type=float, default=0.0, metavar="M",
                    help="full physics: bare, unvegetated moraines and outwash this far around each glacier (the "
                    "ground left since the Little Ice Age; default 0: vegetation wherever the climate allows it)")
@@ -87,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--grid-m {args.grid_m}: must be at least 20 m")
     if not 0 <= args.debris_share <= 1:
         raise ConfigError(f"--debris-share {args.debris_share}: must be between 0 and 1")
+    if not 0.0 <= args.debris_probability <= 1.0:
+        raise ConfigError(f"--debris-probability {args.debris_probability:g}: must be between 0 and 1")
     if args.forefield_m < 0:
         raise ConfigError(f"--forefield-m {args.forefield_m}: must be ≥ 0 metres")
     if args.physics == "classic" and args.forefield_m > 0 and not real:
@@ -114,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         physics="full" if real else args.physics, dem=args.dem, outlines=tuple(args.outlines or ()), bbox=bbox, window_m=window,
         dates=dates, s2_naming=args.s2_naming, debris_share=args.debris_share, grid_m=args.grid_m,
         revisit=args.revisit, cloud_climate=args.cloud_climate, forefield_m=args.forefield_m,
+        debris_probability=args.debris_probability,
     )
     scenes = simulate(spec, args.out, sensors, progress=not args.quiet)
     print(f"wrote {', '.join(scenes.collections)} for {len(scenes.years)} years "

@@ -64,6 +64,8 @@ def finish(region: Region, infos: list[GlacierInfo], rng: np.random.Generator) -
         zone = ls.debris_zone(mask0, z, region.slope, ela_m=ela, share=spec.debris_share,
                               min_area_km2=spec.debris_min_area_km2, max_slope_deg=spec.debris_max_slope_deg,
                               pixel_km2=res * res / 1e6)
+        if zone is not None and spec.debris_probability < 1.0 and rng.random() >= spec.debris_probability:
+            zone = None  # an eligible tongue that stays clean (no draw at 1.0: older regions are unchanged)
         if zone is not None:
             zones[info.glacier_id] = ls.cut_polygon(zone, mask0, region.transform)
             thickness += ls.debris_thickness(zone, z, rng)

@@ -67,6 +67,9 @@ class RegionSpec:
     debris_share: float = 0.3  # share of an eligible tongue's ablation area under debris, from the terminus up
     debris_min_area_km2: float = 1.0  # debris only on glaciers at least this large ...
     debris_max_slope_deg: float = 15.0  # ... whose ablation zone is at most this steep (median slope)
+    debris_probability: float = 1.0  # ... and of those, this share (drawn per glacier): in nature large, flat
+    # tongues are debris-covered in some ranges (Karakoram, Everest) and clean in others (Rockies, Alps), so a
+    # model must not learn "the low end of every big valley glacier is debris" (docs/simulator.md)
     ela_from_inputs: bool = True  # real inputs: ELA = area-median glacier elevation (DEM only: its 70th
     # percentile) instead of ela_m
     max_size_km: float = 30.0  # a window fitted to real inputs is cut to this size around its centre

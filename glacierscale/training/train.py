@@ -41,6 +41,8 @@ class RegionEntry(BaseModel):
     outlines: list[str] = []  # real outlines, "FILE" or "YEAR=FILE"
     sensors: list[str] = ["s2", "s1", "dem"]
     debris_share: float = 0.3
+    debris_probability: float = Field(1.0, ge=0.0, le=1.0, description="share of the large, flat tongues that "
+                                      "carry debris (simulate.region.RegionSpec)")
     forefield_m: float = Field(0.0, ge=0.0, description="full physics: unvegetated moraines and outwash this far "
                                "around the glaciers (simulate.surfaces.forefield)")
 
@@ -152,7 +154,8 @@ def region_spec(r: RegionEntry, cfg: TrainConfig) -> RegionSpec:
     real = {"dem": r.dem, "outlines": tuple(r.outlines), "window_m": span} if (r.dem or r.outlines) else {}
     return RegionSpec(center_lon=r.center_lon, center_lat=r.center_lat, ela_m=r.ela_m, seed=r.seed, name=r.name,
                       years=tuple(cfg.years), grid_m=span, size_px=round(span / 10.0), physics=r.physics,
-                      debris_share=r.debris_share, forefield_m=r.forefield_m, **real)  # type: ignore[arg-type]
+                      debris_share=r.debris_share, debris_probability=r.debris_probability,
+                      forefield_m=r.forefield_m, **real)  # type: ignore[arg-type]
 
 
 def load_samples(cfg: TrainConfig, regions: list[RegionEntry | CatalogSource] | None = None,

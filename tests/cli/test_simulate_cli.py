@@ -24,6 +24,7 @@ def test_grid_m_makes_the_region_one_run_tile(tmp_path: Path) -> None:
     (["--grid-m", "5"], "--grid-m 5.0: must be at least 20 m"),
     (["--sensors", "s2,modis"], "choose from s2, s1, landsat, dem"),
     (["--debris-share", "1.5"], "--debris-share 1.5: must be between 0 and 1"),
+    (["--debris-probability", "-0.1"], "--debris-probability -0.1: must be between 0 and 1"),
     (["--bbox", "10.9,46.7,10.7,46.9"], "W < E"),
     (["--dates", "02-30"], "'02-30' is not a month-day"),
 ])
