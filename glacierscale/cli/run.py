@@ -50,13 +50,12 @@ def _report(result: Any) -> int:
     from glacierscale.cli.tables import area_table, failure_table, ledger_table, totals_table
 
     console = Console()
-    if len(result.glacier_ids) <= AREA_TABLE_MAX:
-        if len(result.areas):
-            console.print(area_table(result.areas))
-    else:  # a large run: one line per year, not one per glacier (the rows are a query away)
+    if len(result.glacier_ids) > AREA_TABLE_MAX:  # one line per year, not one per glacier (rows: `query`)
         console.print(totals_table(result.year_totals()))
         console.print(f"{len(result.glacier_ids)} glaciers: `glacierscale query ARCHIVE --glacier ID` or --bbox "
                       "lists their rows")
+    elif len(result.areas):
+        console.print(area_table(result.areas))
     console.print(ledger_table(result.summary))
     if result.found_done:
         console.print(f"resumed: {result.found_done} items were already in the archive with the same checkpoint")

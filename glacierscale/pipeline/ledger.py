@@ -135,13 +135,7 @@ class Ledger:
 
     def frame(self) -> pd.DataFrame:
         """Return the newest row of every recorded item (an empty frame when nothing is recorded)."""
-        parts = [self._read(p) for _, _, p in self._parts()]
-        legacy = self._legacy()
-        if legacy is not None:
-            parts.insert(0, legacy)
-        if not parts:
-            return _frame(())
-        return _newest(pd.concat(parts, ignore_index=True))
+        return self.newest([*COLUMNS, *SECONDS]).to_pandas()
 
     def _legacy(self) -> pd.DataFrame | None:
         """A single-file ledger (``ledger.parquet`` beside the folder) of a run started by an older glacierscale."""
@@ -186,11 +180,11 @@ class Ledger:
             tables.append(pa.Table.from_pandas(legacy[[c for c in cols if c in legacy]], preserve_index=False))
         for _, _, path in self._parts():
             with self.fs.open(path, "rb") as f:
-                names = pq.read_schema(f).names
-                f.seek(0)
-                tables.append(pq.read_table(f, columns=[c for c in cols if c in names]))
+                part = pq.ParquetFile(f)
+                tables.append(part.read(columns=[c for c in cols if c in part.schema_arrow.names]))
         if not tables:
-            return pa.Table.from_pandas(_frame(())[[c for c in cols if c in _frame(()).columns]], preserve_index=False)
+            empty = _frame(())
+            return pa.Table.from_pandas(empty[[c for c in cols if c in empty.columns]], preserve_index=False)
         t = pa.concat_tables(tables, promote_options="default")
         t = t.append_column("_row", pa.array(np.arange(len(t), dtype=np.int64)))
         last = t.group_by(["unit_id", "year"], use_threads=False).aggregate([("_row", "max")])

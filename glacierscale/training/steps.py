@@ -60,7 +60,10 @@ class PatchBatches:
         self.optical = [bands.index(b) for b in GROUPS["optical"] if b in bands]
         self.dropout = [(g, [bands.index(b) for b in GROUPS[g] if b in bands], p)
                         for g, p in settings.sensor_dropout.items()]
-        self.blind_idx = [bands.index(b) for g in BLIND_GROUPS for b in GROUPS[g] if b in bands]
+        # the band indices of every group a patch may lose (the dropout groups and the blind pair)
+        self.group_idx = {g: [bands.index(b) for b in GROUPS[g] if b in bands]
+                          for g in {*settings.sensor_dropout, *BLIND_GROUPS} if g in GROUPS}
+        self.blind_idx = [i for g in BLIND_GROUPS for i in self.group_idx[g]]
         # the sensor groups each sample has at all (the classic-physics regions have no thermal sensor)
         self._has = [{g for g in BLIND_GROUPS
                       if any(b in bands and np.isfinite(s.data[bands.index(b)]).any() for b in GROUPS[g])}
@@ -128,11 +131,8 @@ class PatchBatches:
         else:
             x[self.optical] *= rng.uniform(0.85, 1.15)  # illumination / calibration spread, all optical bands alike
         x = ((x - self.mean) / self.std).astype(np.float32, copy=False)
-        for g, idx, _ in self.dropout:
-            if g in dropped:
-                x[idx] = np.nan  # the group is missing, as when its sensor had no scene in the window
-        if self.blind_idx and set(BLIND_GROUPS) <= dropped:
-            x[self.blind_idx] = np.nan
+        for g in dropped:
+            x[self.group_idx[g]] = np.nan  # the group is missing, as when its sensor had no scene in the window
         if self.optical and rng.random() < self.settings.optical_clouds:
             optical = x[self.optical]
             optical[:, cloud_mask(size, rng)] = np.nan  # the labels stay: SAR + DEM (+ thermal) map those pixels
