@@ -57,10 +57,11 @@ def test_real_items_are_signed_for_reading_and_stored_unsigned(tokens: TokenEndp
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tokens", [(8.0, 2.0)], indirect=True)
+@pytest.mark.parametrize("tokens", [(12.0, 2.0)], indirect=True)
 def test_a_run_signs_at_read_time_and_records_no_signature(scene_set: SceneSet, tmp_path: Path, tokens: TokenEndpoint,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    """The whole run over a blob store whose tokens expire 8 s after issue (renewed 2 s in; the run takes 14-40 s):
+    """The whole run over a blob store whose tokens expire 12 s after issue (renewed 2 s in, so a read has 10 s on a
+    token, enough on two loaded cores; the run takes 14-40 s):
     every read carries a valid token, and no token reaches the selections, the ledger, the run record or the
     printed failure.
 

@@ -107,6 +107,28 @@ def test_a_sample_without_sar_or_thermal_is_blind_whatever_the_share() -> None:
     assert w.tolist() == [1.0, 1.0]
 
 
+def test_a_sample_without_thermal_is_blind_only_when_both_groups_are_drawn_away() -> None:
+    """A classic-physics sample (SAR, no thermal sensor) losing SAR alone still sees debris: blind patches come
+    as often from every region, not from every SAR dropout of the regions without thermal."""
+    from glacierscale.training.steps import DEBRIS_WEIGHT, StepSettings
+
+    bands = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "LST", "ELEV"]
+    sample = _sample(bands)
+    sample.data[9] = np.nan  # type: ignore[attr-defined]  # no thermal band in this region
+
+    def weights(dropout: dict[str, float]) -> set[float]:
+        settings = StepSettings(steps=1, batch_size=1, patch_size=64, lr=1e-3, seed=0, sensor_dropout=dropout,
+                                randomise=False)
+        batches = PatchBatches([sample], bands, np.zeros(len(bands)), np.ones(len(bands)), settings,  # type: ignore[list-item]
+                               np.random.default_rng(5))
+        out = [batches.weighted_patch() for _ in range(50)]
+        assert all(np.isnan(x[6:9]).all() for x, _, _ in out)  # SAR is dropped in every patch
+        return {w for _, _, w in out}
+
+    assert weights({"sar": 1.0}) == {DEBRIS_WEIGHT}
+    assert weights({"sar": 1.0, "thermal": 1.0}) == {1.0}
+
+
 def test_weighted_nll_matches_torch_and_takes_a_debris_weight_per_patch() -> None:
     import torch
 
