@@ -96,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     if args.physics == "classic" and args.forefield_m > 0 and not real:
         raise ConfigError(f"--forefield-m {args.forefield_m:g} needs --physics full: classic scenes paint no vegetation "
                           "zones")
+    if args.physics == "classic" and args.debris_probability < 1.0 and not real:
+        raise ConfigError(f"--debris-probability {args.debris_probability:g} needs --physics full: a classic region "
+                          "gives its longest glacier a debris-covered tongue whatever the probability")
     if args.physics == "classic" and args.cloud_climate != "mountain":
         raise ConfigError(f"--cloud-climate {args.cloud_climate} needs --physics full: classic physics keeps the "
                           "clouds the shipped checkpoint was trained on")

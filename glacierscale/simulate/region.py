@@ -237,6 +237,11 @@ def build_region(spec: RegionSpec) -> Region:
 
         raise ConfigError(f"RegionSpec.cloud_climate {spec.cloud_climate!r} needs physics='full': classic physics "
                           "keeps the clouds the shipped checkpoint was trained on")
+    if spec.debris_probability < 1.0 and spec.physics == "classic" and not spec.real:
+        from glacierscale.errors import ConfigError
+
+        raise ConfigError(f"RegionSpec.debris_probability {spec.debris_probability:g} needs physics='full': a classic "
+                          "region gives its longest glacier a debris-covered tongue whatever the probability")
     if spec.real:
         from glacierscale.simulate.georegion import build_geo_region
 

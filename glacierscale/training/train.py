@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from glacierscale.classes import CLASSES
 from glacierscale.config import build_model, load_yaml
@@ -45,6 +45,13 @@ class RegionEntry(BaseModel):
                                       "carry debris (simulate.region.RegionSpec)")
     forefield_m: float = Field(0.0, ge=0.0, description="full physics: unvegetated moraines and outwash this far "
                                "around the glaciers (simulate.surfaces.forefield)")
+
+    @model_validator(mode="after")
+    def _classic_keeps_its_debris(self) -> RegionEntry:
+        if self.physics == "classic" and self.debris_probability < 1.0 and not (self.dem or self.outlines):
+            raise ValueError(f"region {self.name}: debris_probability {self.debris_probability:g} needs physics: full "
+                             "(a classic region gives its longest glacier a debris tongue whatever the value)")
+        return self
 
 
 class TrainConfig(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from glacierscale.simulate.region import RegionSpec, build_region
 
@@ -39,3 +40,18 @@ def test_a_probability_keeps_about_that_share_of_tongues_debris_covered_and_is_r
             assert again == drawn  # the same seed draws the same tongues
     assert eligible >= 10 and 0.2 < covered / eligible < 0.8
     assert RegionSpec().debris_probability == 1.0
+
+
+def test_classic_physics_refuses_a_probability_it_cannot_honour(tmp_path: object,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A classic region gives its longest glacier debris whatever the probability: a value below 1 there was once
+    silently ignored (a training config set 0.4 on five classic regions and changed nothing); now it is refused."""
+    from glacierscale.cli import main
+    from glacierscale.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"RegionSpec\.debris_probability 0\.4 needs physics='full'"):
+        build_region(RegionSpec(size_px=256, years=(2022,), seed=101, debris_probability=0.4))
+    assert build_region(RegionSpec(size_px=256, years=(2022,), seed=101)).masks[2022][1].sum() > 0  # 1.0 is fine
+    code = main(["simulate", "--physics", "classic", "--debris-probability", "0.4", "--out", f"{tmp_path}/o"])
+    assert code == 2
+    assert "--debris-probability 0.4 needs --physics full" in capsys.readouterr().err

@@ -107,9 +107,10 @@ def test_a_sample_without_sar_or_thermal_is_blind_whatever_the_share() -> None:
     assert w.tolist() == [1.0, 1.0]
 
 
-def test_a_sample_without_thermal_is_blind_only_when_both_groups_are_drawn_away() -> None:
-    """A classic-physics sample (SAR, no thermal sensor) losing SAR alone still sees debris: blind patches come
-    as often from every region, not from every SAR dropout of the regions without thermal."""
+def test_a_sample_without_thermal_is_blind_whenever_it_loses_sar() -> None:
+    """A classic-physics sample (SAR, no thermal sensor) that loses SAR sees what an HLS scene shows (optical + DEM):
+    blind, its debris not up-weighted. Counting it blind only when both groups are drawn away left 0.431 of the real
+    Athabasca bare rock read as ice (against 0.000; docs/model.md)."""
     from glacierscale.training.steps import DEBRIS_WEIGHT, StepSettings
 
     bands = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "LST", "ELEV"]
@@ -121,12 +122,10 @@ def test_a_sample_without_thermal_is_blind_only_when_both_groups_are_drawn_away(
                                 randomise=False)
         batches = PatchBatches([sample], bands, np.zeros(len(bands)), np.ones(len(bands)), settings,  # type: ignore[list-item]
                                np.random.default_rng(5))
-        out = [batches.weighted_patch() for _ in range(50)]
-        assert all(np.isnan(x[6:9]).all() for x, _, _ in out)  # SAR is dropped in every patch
-        return {w for _, _, w in out}
+        return {w for _, _, w in (batches.weighted_patch() for _ in range(50))}
 
-    assert weights({"sar": 1.0}) == {DEBRIS_WEIGHT}
-    assert weights({"sar": 1.0, "thermal": 1.0}) == {1.0}
+    assert weights({"sar": 1.0}) == {1.0}
+    assert weights({"sar": 0.0}) == {DEBRIS_WEIGHT}
 
 
 def test_weighted_nll_matches_torch_and_takes_a_debris_weight_per_patch() -> None:

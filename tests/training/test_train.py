@@ -43,6 +43,10 @@ def test_config_paths_and_region_specs(tmp_path: Path) -> None:
     path.write_text(CONFIG.replace("validation: [b]", "validation: [nowhere]"))
     with pytest.raises(ConfigError, match=r"validation names unknown regions \['nowhere'\]"):
         load_train_config(path)
+    # a classic region cannot honour a debris probability (once a silent no-op in a training config)
+    path.write_text(CONFIG.replace("{name: a, seed: 11}", "{name: a, seed: 11, debris_probability: 0.4}"))
+    with pytest.raises(ConfigError, match=r"region a: debris_probability 0.4 needs physics: full"):
+        load_train_config(path)
 
 
 def test_train_in_one_process_writes_a_fusion_checkpoint(tmp_path: Path) -> None:
