@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from glacierscale.config import parse_years
     from glacierscale.errors import ConfigError
     from glacierscale.simulate import RegionSpec, simulate
+    from glacierscale.simulate.region import CLASSIC_DEBRIS, ignores_debris_probability
     from glacierscale.simulate.scene import ALL_SENSORS
 
     sensors = tuple(s.strip() for s in args.sensors.split(",") if s.strip())
@@ -96,9 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if args.physics == "classic" and args.forefield_m > 0 and not real:
         raise ConfigError(f"--forefield-m {args.forefield_m:g} needs --physics full: classic scenes paint no vegetation "
                           "zones")
-    if args.physics == "classic" and args.debris_probability < 1.0 and not real:
-        raise ConfigError(f"--debris-probability {args.debris_probability:g} needs --physics full: a classic region "
-                          "gives its longest glacier a debris-covered tongue whatever the probability")
+    if ignores_debris_probability(args.physics, args.debris_probability, real):
+        raise ConfigError(f"--debris-probability {args.debris_probability:g} needs --physics full: {CLASSIC_DEBRIS}")
     if args.physics == "classic" and args.cloud_climate != "mountain":
         raise ConfigError(f"--cloud-climate {args.cloud_climate} needs --physics full: classic physics keeps the "
                           "clouds the shipped checkpoint was trained on")

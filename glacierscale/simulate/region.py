@@ -219,6 +219,16 @@ def grid_epsg(lon: float, lat: float) -> int:
     return utm_epsg(lon, lat)
 
 
+# why a classic procedural region cannot take a debris probability below 1 (the simulator, its CLI and training
+# configs refuse it with this reason, each naming its own option)
+CLASSIC_DEBRIS = "a classic region gives its longest glacier a debris-covered tongue whatever the probability"
+
+
+def ignores_debris_probability(physics: str, debris_probability: float, real: bool) -> bool:
+    """Return whether a region of ``physics`` would silently ignore ``debris_probability`` (classic, procedural)."""
+    return physics == "classic" and debris_probability < 1.0 and not real
+
+
 def build_region(spec: RegionSpec) -> Region:
     """Return the terrain, glaciers and yearly outlines/masks of ``spec`` (deterministic in the seed)."""
     if spec.physics not in ("classic", "full"):
@@ -237,11 +247,11 @@ def build_region(spec: RegionSpec) -> Region:
 
         raise ConfigError(f"RegionSpec.cloud_climate {spec.cloud_climate!r} needs physics='full': classic physics "
                           "keeps the clouds the shipped checkpoint was trained on")
-    if spec.debris_probability < 1.0 and spec.physics == "classic" and not spec.real:
+    if ignores_debris_probability(spec.physics, spec.debris_probability, spec.real):
         from glacierscale.errors import ConfigError
 
-        raise ConfigError(f"RegionSpec.debris_probability {spec.debris_probability:g} needs physics='full': a classic "
-                          "region gives its longest glacier a debris-covered tongue whatever the probability")
+        raise ConfigError(f"RegionSpec.debris_probability {spec.debris_probability:g} needs physics='full': "
+                          f"{CLASSIC_DEBRIS}")
     if spec.real:
         from glacierscale.simulate.georegion import build_geo_region
 

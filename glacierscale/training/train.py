@@ -21,6 +21,7 @@ from glacierscale.classes import CLASSES
 from glacierscale.config import build_model, load_yaml
 from glacierscale.model.checkpoint import save_checkpoint
 from glacierscale.simulate import RegionSpec
+from glacierscale.simulate.region import CLASSIC_DEBRIS, ignores_debris_probability
 from glacierscale.training.data import Sample, align_bands, band_statistics, data_hash, region_samples
 from glacierscale.training.sources import CatalogSource
 
@@ -48,9 +49,9 @@ class RegionEntry(BaseModel):
 
     @model_validator(mode="after")
     def _classic_keeps_its_debris(self) -> RegionEntry:
-        if self.physics == "classic" and self.debris_probability < 1.0 and not (self.dem or self.outlines):
+        if ignores_debris_probability(self.physics, self.debris_probability, bool(self.dem or self.outlines)):
             raise ValueError(f"region {self.name}: debris_probability {self.debris_probability:g} needs physics: full "
-                             "(a classic region gives its longest glacier a debris tongue whatever the value)")
+                             f"({CLASSIC_DEBRIS})")
         return self
 
 
