@@ -122,6 +122,10 @@ class InferConfig(_Strict):
     compile: bool | Literal["auto"] = Field(
         "auto", description="torch.compile the network once per actor; auto: when each actor maps enough tiles "
         "to win back the compile time (docs/model.md)")
+    map_under_clouds: bool = Field(
+        False, description="pixels no clear optical scene saw are mapped from SAR + DEM (+ thermal) when the "
+        "checkpoint was trained without optical data (optional_groups); counted per glacier as radar_fraction "
+        "(docs/products.md); off: they stay nodata and are filled from other years at publish")
 
     def options(self, tiles_per_actor: int = 0) -> InferOptions:
         """Return the inference options the actors apply to ``tiles_per_actor`` unit-years each."""
@@ -318,6 +322,9 @@ def load_run_config(path: str | Path | None, overrides: dict[str, Any] | None = 
             cat = dict(data.get("catalog") or {})
             cat["url"] = value
             data["catalog"] = cat
+        elif "." in key:  # a nested field, e.g. infer.map_under_clouds
+            section, field = key.split(".", 1)
+            data[section] = {**dict(data.get(section) or {}), field: value}
         else:
             data[key] = value
     source = str(path) if path else "command-line flags"

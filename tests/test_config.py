@@ -87,6 +87,13 @@ def test_overrides_replace_file_values(tmp_path: Path) -> None:
     assert cfg.archive == "/data/archive"  # None means "flag not given"
 
 
+def test_a_nested_flag_sets_its_field_and_keeps_the_section(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "run.yaml", {**MINIMAL, "infer": {"num_actors": 2}})
+    cfg = load_run_config(path, {"infer.map_under_clouds": True})
+    assert cfg.infer.map_under_clouds and cfg.infer.num_actors == 2
+    assert not load_run_config(path, {"infer.map_under_clouds": None}).infer.map_under_clouds  # flag not given
+
+
 # --- relative paths -----------------------------------------------------------------------------------------
 
 

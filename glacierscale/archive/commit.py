@@ -206,12 +206,13 @@ def _part_rows(p: UnitProduct, tile: int) -> list[dict[str, Any]]:
     rows = [{"tile": tile, "year": p.year, "glacier_id": g.glacier_id, "area_km2": g.area_km2,
              "debris_km2": g.debris_km2, "outline_km2": g.outline_km2, "observed_km2": g.observed_km2,
              "perimeter_km": g.perimeter_km, "soft_area_km2": g.soft_area_km2,
-             "unc_km2": g.perimeter_km * pixel_km / 2.0, "gap": 0, "outline_wkb": g.outline_wkb}
+             "unc_km2": g.perimeter_km * pixel_km / 2.0, "radar_km2": g.radar_km2, "gap": 0,
+             "outline_wkb": g.outline_wkb}
             for g in (p.parts if p.status == "done" else ())]
     if p.status == "gap":
         rows = [{"tile": tile, "year": p.year, "glacier_id": gid, "area_km2": np.nan, "debris_km2": np.nan,
                  "outline_km2": np.nan, "observed_km2": 0.0, "perimeter_km": 0.0, "soft_area_km2": np.nan,
-                 "unc_km2": np.nan, "gap": 1, "outline_wkb": b""} for gid in p.unit.glacier_ids]
+                 "unc_km2": np.nan, "radar_km2": 0.0, "gap": 1, "outline_wkb": b""} for gid in p.unit.glacier_ids]
     return rows
 
 
@@ -220,6 +221,7 @@ def loader_from(root: Any) -> Callable[[Key], UnitProduct]:
     from glacierscale.inventory.units import WorkUnit
 
     tiles, parts = root["tiles"], root["parts"]
+    have = set(parts.array_keys())
     index = {str(u): i for i, u in enumerate(tiles["unit_id"][...])}
     years = {int(y): i for i, y in enumerate(tiles["year"][...])}
     zone_years: dict[int, dict[int, int]] = {}
@@ -234,6 +236,8 @@ def loader_from(root: Any) -> Callable[[Key], UnitProduct]:
         sel = slice(start, start + count)
         cols = {n: parts[n][sel] for n in ("glacier_id", "area_km2", "debris_km2", "outline_km2", "observed_km2",
                                            "perimeter_km", "soft_area_km2", "gap", "wkb_start", "wkb_size")}
+        # an archive written before radar_km2 existed has no such column: nothing was mapped from SAR alone
+        radar = parts["radar_km2"][sel] if "radar_km2" in have else np.zeros(count)
         wkb = b""
         if count and cols["wkb_size"].sum():
             lo = int(cols["wkb_start"][0])
@@ -241,7 +245,7 @@ def loader_from(root: Any) -> Callable[[Key], UnitProduct]:
         plist = tuple(GlacierPart(str(cols["glacier_id"][i]), float(cols["area_km2"][i]), float(cols["debris_km2"][i]),
                                   float(cols["outline_km2"][i]), float(cols["observed_km2"][i]),
                                   perimeter_km=float(cols["perimeter_km"][i]),
-                                  soft_area_km2=float(cols["soft_area_km2"][i]),
+                                  soft_area_km2=float(cols["soft_area_km2"][i]), radar_km2=float(radar[i]),
                                   outline_wkb=wkb[int(cols["wkb_start"][i]) - lo:
                                                   int(cols["wkb_start"][i] + cols["wkb_size"][i]) - lo] if wkb else b"")
                       for i in range(count) if not cols["gap"][i])

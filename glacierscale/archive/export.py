@@ -46,7 +46,8 @@ def outlines(archive: ChangeArchive, *, years: tuple[int, int] | None = None, bb
         rows = rows[(rows["year"] >= years[0]) & (rows["year"] <= years[1])]
     rows = rows[rows["quality"] != "gap"]
     columns = ["rgi_id", "glims_id", "glacier_id", "year", "src_date", "area_km2", "area_unc_km2", "debris_km2",
-               "observed_fraction", "quality", "observed_area_km2", "filled_km2", "area_source", "geometry"]
+               "observed_fraction", "quality", "observed_area_km2", "filled_km2", "area_source", "radar_fraction",
+               "geometry"]
     if rows.empty:
         return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs="EPSG:4326")
     root = archive.root

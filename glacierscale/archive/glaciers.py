@@ -4,7 +4,8 @@ A glacier that spans several tiles has one part per tile-year; its area for a ye
 A part is live while its tile-year record points at it (``parts_start``/``parts_count``), so re-doing a
 tile-year replaces its old parts. Quality: ``gap`` when every tile of the glacier-year had no usable view,
 ``partial`` when some had none or the observed fraction is below 0.9, else ``ok``. The area is the best
-estimate (observed + filled, ``archive/temporal.py``), with its sources in ``area_source``.
+estimate (observed + filled, ``archive/temporal.py``), with its sources in ``area_source`` (``radar`` where a run
+that maps under clouds read part of the outline from SAR + DEM alone; ``radar_fraction`` says how much).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def summarise(parts: pd.DataFrame, min_observed_fraction: float = MIN_OBSERVED_F
     p["filled"] = p["filled_km2"].where(est, 0.0)
     p["nearby"] = p["filled_nearby_km2"].where(est, 0.0)
     p["seen"] = seen
+    p["radar"] = p["radar_km2"].where(seen, 0.0).fillna(0.0)  # NaN: a part archived before the column existed
     p["sensors"] = p["sensors"].where(seen, "")
     p["model_hash"] = p["model_hash"].where(seen, "")
 
@@ -94,10 +96,13 @@ def summarise(parts: pd.DataFrame, min_observed_fraction: float = MIN_OBSERVED_F
     out = g.agg(area_km2=("best", _sum), observed_area_km2=("area_km2", _sum), debris_km2=("debris_km2", _sum),
                 boundary=("boundary", _sum), var=("var", _sum), filled_km2=("filled", "sum"),
                 nearby=("nearby", "sum"), outline=("outline_km2", "sum"), observed=("observed_km2", "sum"),
+                radar=("radar", "sum"),
                 any_seen=("seen", "any"), all_seen=("seen", "all"),
                 sensors=("sensors", joined), model_hash=("model_hash", joined)).reset_index()
     frac = np.where(out["outline"] > 0, out["observed"] / out["outline"].where(out["outline"] > 0, 1.0), np.nan)
     out["observed_fraction"] = np.where(out["any_seen"], frac, 0.0)
+    radar = np.where(out["outline"] > 0, out["radar"] / out["outline"].where(out["outline"] > 0, 1.0), np.nan)
+    out["radar_fraction"] = np.where(out["any_seen"], radar, 0.0)
     out["quality"] = np.select([~out["any_seen"], ~out["all_seen"] | (out["observed_fraction"] < PARTIAL_BELOW)],
                                ["gap", "partial"], "ok")
     out["area_unc_boundary_km2"] = out["boundary"]
@@ -107,13 +112,14 @@ def summarise(parts: pd.DataFrame, min_observed_fraction: float = MIN_OBSERVED_F
     out["filled_km2"] = out["filled_km2"].where(has_area)
     years_fill = (out["filled_km2"] - out["nearby"]) > 1e-9
     out["area_source"] = [
-        "+".join(s for s, on in (("observed", a), ("years", b), ("nearby", c)) if on) if h else ""
-        for a, b, c, h in zip(out["any_seen"], years_fill, out["nearby"] > 1e-9, has_area, strict=True)]
+        "+".join(s for s, on in (("observed", a), ("radar", r), ("years", b), ("nearby", c)) if on) if h else ""
+        for a, r, b, c, h in zip(out["any_seen"], out["radar"] > 1e-9, years_fill, out["nearby"] > 1e-9, has_area,
+                                 strict=True)]
     out["change_excluded"] = [
         "nothing observed" if not seen_any else
         (f"observed fraction {f:.2f} < {min_observed_fraction:.2f}" if not f >= min_observed_fraction else "")
         for seen_any, f in zip(out["any_seen"], out["observed_fraction"], strict=True)]
-    return out.drop(columns=["outline", "observed", "any_seen", "all_seen", "boundary", "var", "nearby"])
+    return out.drop(columns=["outline", "observed", "any_seen", "all_seen", "boundary", "var", "nearby", "radar"])
 
 
 def update_glaciers(root: Any, touched: pd.DataFrame, attrs: pd.DataFrame | None, run_id: str,

@@ -27,7 +27,7 @@ BBox = tuple[float, float, float, float]
 COLUMNS = ["glacier_id", "year", "area_km2", "area_unc_km2", "debris_km2", "observed_fraction", "quality", "sensors",
            "model_hash", "run_id", "rgi_id", "glims_id", "lon", "lat", "region", "terminus_type",
            "observed_area_km2", "filled_km2", "area_source", "area_unc_boundary_km2", "area_unc_model_km2",
-           "change_excluded"]
+           "change_excluded", "radar_fraction"]
 
 
 class ChangeArchive:

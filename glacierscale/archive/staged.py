@@ -19,7 +19,8 @@ from glacierscale.archive.repo import is_s3, s3_endpoint
 from glacierscale.archive.staging import GlacierPart, StagedItem, UnitProduct
 from glacierscale.errors import ArchiveError
 
-PART_NUMBERS = ("area_km2", "debris_km2", "outline_km2", "observed_km2", "perimeter_km", "soft_area_km2")
+# the columns of the staged ``parts`` array, in order; a file staged before radar_km2 existed has the first six
+PART_NUMBERS = ("area_km2", "debris_km2", "outline_km2", "observed_km2", "perimeter_km", "soft_area_km2", "radar_km2")
 
 
 def filesystem(url: str) -> tuple[Any, str]:
@@ -52,7 +53,8 @@ def write_product(product: UnitProduct, url: str) -> None:
                                    f"core tile, got {got}")
             arrays[name] = np.asarray(raster, dtype=np.uint8)
     parts = product.parts
-    arrays["parts"] = np.array([[getattr(p, n) for n in PART_NUMBERS] for p in parts], dtype=np.float64).reshape(-1, 6)
+    arrays["parts"] = np.array([[getattr(p, n) for n in PART_NUMBERS] for p in parts], dtype=np.float64).reshape(
+        -1, len(PART_NUMBERS))
     wkbs = [p.outline_wkb for p in parts]
     arrays["part_wkb"] = np.frombuffer(b"".join(wkbs), dtype=np.uint8)
     arrays["part_wkb_offsets"] = np.cumsum([0, *[len(w) for w in wkbs]]).astype(np.int64)
@@ -99,10 +101,13 @@ def read_product(url: str) -> UnitProduct:
     unit = WorkUnit(u["unit_id"], u["epsg"], u["col"], u["row"], u["resolution"], u["size_px"],
                     tuple(u["glacier_ids"]), u.get("overlap_px", 0))
     wkb, offsets, numbers = arrays["part_wkb"].tobytes(), arrays["part_wkb_offsets"], arrays["parts"]
+    if numbers.shape[1] < len(PART_NUMBERS):  # staged before the later columns existed: they read as 0
+        numbers = np.pad(numbers, ((0, 0), (0, len(PART_NUMBERS) - numbers.shape[1])))
     parts = tuple(
         GlacierPart(gid, float(numbers[i, 0]), float(numbers[i, 1]), float(numbers[i, 2]), float(numbers[i, 3]),
-                    perimeter_km=float(numbers[i, 4]), soft_area_km2=float(numbers[i, 5]),
-                    outline_wkb=wkb[offsets[i]:offsets[i + 1]])
+                    perimeter_km=float(numbers[i, 4]),
+                    soft_area_km2=float(numbers[i, 5]), outline_wkb=wkb[offsets[i]:offsets[i + 1]],
+                    radar_km2=float(numbers[i, 6]))
         for i, gid in enumerate(header["part_ids"])
     )
     return UnitProduct(unit, int(header["year"]), header["status"], header["input_hash"], header["model_hash"],

@@ -29,7 +29,8 @@ TILES: dict[str, Column] = {
 }
 TILE_RECORD = ("status", "input_hash", "model_hash", "run_id", "nodata_share", "unattributed_km2", "sensors",
                "scenes", "reason", "parts_start", "parts_count")
-PART_NUMBERS = ("area_km2", "debris_km2", "outline_km2", "observed_km2", "perimeter_km", "soft_area_km2", "unc_km2")
+PART_NUMBERS = ("area_km2", "debris_km2", "outline_km2", "observed_km2", "perimeter_km", "soft_area_km2", "unc_km2",
+                "radar_km2")
 PARTS: dict[str, Column] = {
     "tile": (("part",), "i4"), "year": (("part",), "i4"), "glacier_id": (("part",), "str"),
     **{n: (("part",), "f8") for n in PART_NUMBERS}, "gap": (("part",), "u1"),
@@ -42,7 +43,7 @@ PART_ESTIMATES: dict[str, Column] = {n: (("part",), "f8") for n in (
     "model_var_km4")}
 GLACIER_ATTRS = ("glacier_id", "rgi_id", "glims_id", "lon", "lat", "region", "terminus_type")
 GLACIER_NUMBERS = ("area_km2", "area_unc_km2", "debris_km2", "observed_fraction", "observed_area_km2", "filled_km2",
-                   "area_unc_boundary_km2", "area_unc_model_km2")
+                   "area_unc_boundary_km2", "area_unc_model_km2", "radar_fraction")
 GLACIER_YEAR = (*GLACIER_NUMBERS[:4], "quality", "sensors", "model_hash", "run_id", *GLACIER_NUMBERS[4:],
                 "area_source", "change_excluded")
 GLACIERS: dict[str, Column] = {
@@ -57,6 +58,7 @@ CHUNK_2D = {"tile": 1024, "glacier": 4096, "year": 1, "corner": 4}
 FIXED = {"corner": 4}
 UNITS = {"area_km2": "km2", "area_unc_km2": "km2", "debris_km2": "km2", "unattributed_km2": "km2", "lon": "degrees_east",
          "lat": "degrees_north", "perimeter_km": "km", "outline_km2": "km2", "observed_km2": "km2", "unc_km2": "km2",
+         "radar_km2": "km2",
          **{n: "km2" for n in ("est_area_km2", "filled_km2", "filled_nearby_km2", "filtered_km2", "observed_area_km2",
                                "area_unc_boundary_km2", "area_unc_model_km2")},
          "est_perimeter_km": "km", "est_boundary_km2": "km2", "model_var_km4": "km4"}

@@ -39,6 +39,9 @@ class SelectionRecord:
         return bool(self.gap_reason)
 
 
+RADAR = "s1"  # the SAR sensor: it maps a year without optical scenes when the run maps under clouds
+
+
 def input_hash(unit: WorkUnit, provider: str, scene_ids: dict[str, list[str]], code_version: str) -> str:
     """Return the sha256 key of everything that decides a unit-year's cube."""
     key = {"unit": unit.unit_id, "epsg": unit.epsg, "bounds": unit.padded_bounds(), "res": unit.resolution,
@@ -73,15 +76,22 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
     fs.mv(tmp, p)  # whole or absent: a reader never sees half a selection
 
 
-def _record(unit: WorkUnit, year: int, data: dict[str, Any], path: str, seconds: float, reused: bool) -> SelectionRecord:
-    return SelectionRecord(unit.unit_id, year, data["scene_ids"], data["input_hash"], path, data.get("gap_reason", ""),
-                           seconds, reused, data.get("notes", []))
+def _record(unit: WorkUnit, year: int, data: dict[str, Any], path: str, seconds: float, reused: bool,
+            optical_required: bool = True) -> SelectionRecord:
+    gap, notes = str(data.get("gap_reason", "")), list(data.get("notes", []))
+    if gap and not optical_required and data["scene_ids"].get(RADAR):
+        gap, notes = "", [*notes, f"mapped from SAR alone: {gap}"]
+    return SelectionRecord(unit.unit_id, year, data["scene_ids"], data["input_hash"], path, gap, seconds, reused, notes)
 
 
 def select_item(url: str, provider: Provider, unit: WorkUnit, year: int, *, state: str, run_id: str,
                 season: tuple[str, str], south_season: tuple[str, str], max_cloud: float, max_scenes: int,
-                code_version: str = CUBE_CODE_VERSION) -> SelectionRecord:
-    """Select the scenes of one unit-year (or reuse the run's persisted selection) and return its record."""
+                code_version: str = CUBE_CODE_VERSION, optical_required: bool = True) -> SelectionRecord:
+    """Select the scenes of one unit-year (or reuse the run's persisted selection) and return its record.
+
+    ``optical_required=False`` (a run that maps under clouds): a year without an optical scene is no gap when
+    SAR scenes see the unit; the record's notes keep why optical is missing.
+    """
     import time
 
     from glacierscale.catalog.access import unsigned_item
@@ -92,7 +102,7 @@ def select_item(url: str, provider: Provider, unit: WorkUnit, year: int, *, stat
     path = selection_path(state, run_id, unit, year)
     kept = _read_json(path)
     if kept is not None and "input_hash" in kept:
-        return _record(unit, year, kept, path, time.perf_counter() - t0, True)
+        return _record(unit, year, kept, path, time.perf_counter() - t0, True, optical_required)
     bbox = unit.bbox_wgs84()
     window = season if unit.hemisphere == "north" else south_season
     coarse = max(8, unit.size_px // 4)
@@ -112,7 +122,7 @@ def select_item(url: str, provider: Provider, unit: WorkUnit, year: int, *, stat
         "decisions": {s: [d.__dict__ for d in sel.decisions] for s, sel in sels.items()},
     }
     _write_json(path, data)
-    return _record(unit, year, data, path, time.perf_counter() - t0, False)
+    return _record(unit, year, data, path, time.perf_counter() - t0, False, optical_required)
 
 
 def selected_items(record: SelectionRecord) -> dict[str, list[dict[str, Any]]]:

@@ -50,6 +50,11 @@ def run(args: argparse.Namespace) -> int:
     table.add_row(f"ECE after (T = {result['temperature']:.2f})", f"{result['ece']['after']:.4f}")
     for k, v in result.get("ablation", {}).items():
         table.add_row(f"ablation {k}", f"glacier {v['glacier']:.3f} · debris {v['debris']:.3f}")
+    if "under_clouds" in result:
+        u = result["under_clouds"]
+        table.add_row("no-optical (as under clouds): ECE", f"{u['ece']:.4f}")
+        table.add_row("mean confidence: no-optical / all sensors", f"{u['confidence']:.3f} / "
+                      f"{u['confidence_all_sensors']:.3f}")
     for k, v in result.get("versus", {}).items():
         table.add_row(f"{k} model ({v['model_hash']})", f"glacier {v['glacier']:.3f} · debris {v['debris']:.3f}")
     Console().print(table)

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             raise ArchiveError(f"no glacier of archive {args.archive} has its centroid in bbox {args.bbox}")
     cols = ["glacier_id", "year", "area_km2", "area_unc_km2", "debris_km2", "observed_fraction", "quality", "sensors",
             "model_hash", "run_id", "rgi_id", "observed_area_km2", "filled_km2", "area_source",
-            "area_unc_boundary_km2", "area_unc_model_km2", "change_excluded"]
+            "area_unc_boundary_km2", "area_unc_model_km2", "change_excluded", "radar_fraction"]
     if args.format == "csv":
         df[cols].to_csv(sys.stdout, index=False, float_format="%.6f")
     elif args.format == "json":

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--regions", help="RGI region codes to run, first or second order, e.g. 01,11 or 11-01")
     p.add_argument("--plan", help="work units from `glacierscale plan --out FILE` (else planned from the inventory)")
     p.add_argument("--retry-failed", action="store_true", help="retry items the ledger records as failed")
+    p.add_argument("--map-under-clouds", action="store_true", default=None,
+                   help="map pixels no clear optical scene saw from SAR + DEM (config infer.map_under_clouds; "
+                        "glacier rows say how much in radar_fraction)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_command)
     u = sub.add_parser("update", help="process what the archive lacks (new years, new regions, gaps); a rerun is a no-op",
@@ -82,7 +85,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     cfg = load_run_config(args.config, {"catalog": args.catalog, "inventory": args.inventory,
                                         "years": args.years, "archive": args.archive, "regions": args.regions,
-                                        "plan": args.plan})
+                                        "plan": args.plan, "infer.map_under_clouds": args.map_under_clouds})
     return _report(run_pipeline(cfg, progress=not args.quiet, retry_failed=args.retry_failed))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from glacierscale.classes import glacier_probability
 from glacierscale.infer.options import InferOptions, forward_fn
-from glacierscale.infer.patches import predict_classes, select_bands
+from glacierscale.infer.patches import predict_classes, select_bands, valid_pixels
 from glacierscale.model.checkpoint import NODATA_CLASS
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ class TileResult:
     cpu_seconds: float = 0.0  # process CPU time of the inference call
     cube_cpu_seconds: float = 0.0
     slope_deg: np.ndarray | None = None  # uint8 DEM slope (°, 255 = unknown) for the reducer's clean-up
+    radar_only: np.ndarray | None = None  # bool: mapped without a clear optical view (``map_under_clouds``)
 
 
 def slope_of(data: np.ndarray, bands: list[str]) -> np.ndarray | None:
@@ -46,7 +47,7 @@ class InferenceWorker:
     """Loads a checkpoint once and maps (band, y, x) cubes; wrapped as a Ray actor by ``actor_class``."""
 
     def __init__(self, checkpoint: str, threads: int, patch: int, overlap: int, batch_size: int,
-                 options: InferOptions | None = None, gpu_batch_size: int = 64) -> None:
+                 options: InferOptions | None = None, gpu_batch_size: int = 64, optical_required: bool = True) -> None:
         import torch
 
         from glacierscale.model.checkpoint import load_checkpoint
@@ -58,6 +59,8 @@ class InferenceWorker:
         # a GPU is fed whole tiles in large batches (patches are cut and blended on the device)
         self.batch_size = max(batch_size, gpu_batch_size) if self.device == "cuda" else batch_size
         self.options = options or InferOptions()
+        # False: pixels no clear optical scene saw are mapped from SAR + DEM (+ thermal), where the checkpoint can
+        self.optical_required = optical_required or not self.ckpt.optical_optional
         self.forward = forward_fn(self.ckpt.model, self.device, self.options)  # compiled once, on first use
         # one forward on a blank patch now: kernel selection (and torch.compile) is paid before the first tile
         with torch.inference_mode():
@@ -74,10 +77,12 @@ class InferenceWorker:
         cube, cube_bands = cube_and_bands
         data = select_bands(self.ckpt, cube, cube_bands)
         classes, probs = predict_classes(self.ckpt, data, patch=self.patch, overlap=self.overlap,
-                                         batch_size=self.batch_size, device=self.device, forward=self.forward)
+                                         batch_size=self.batch_size, device=self.device, forward=self.forward,
+                                         optical_required=self.optical_required)
         glacier = np.round(100 * np.nan_to_num(glacier_probability(probs), nan=0.0)).astype(np.uint8)
         glacier[classes == NODATA_CLASS] = 255
-        return TileResult(unit_id, year, classes, glacier, time.perf_counter() - t0)
+        radar = None if self.optical_required else (classes != NODATA_CLASS) & ~valid_pixels(self.ckpt, data)
+        return TileResult(unit_id, year, classes, glacier, time.perf_counter() - t0, radar_only=radar)
 
 
     def predict_cube(self, cube: CubeYear) -> TileResult:
@@ -91,7 +96,7 @@ class InferenceWorker:
         r = self.predict(cube.unit_id, cube.year, (cube.data, cube.bands))
         return TileResult(r.unit_id, r.year, r.classes, r.glacier_probability, r.seconds, cube.missing,
                           cube.seconds, cube.built, "", time.process_time() - cpu, cube.cpu_seconds,
-                          slope_of(cube.data, list(cube.bands)))
+                          slope_of(cube.data, list(cube.bands)), r.radar_only)
 
     def ping(self) -> bool:
         return True

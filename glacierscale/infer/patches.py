@@ -153,10 +153,12 @@ def classify(probs: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return classes
 
 
-def predict_classes(ckpt: Checkpoint, data: np.ndarray, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
+def predict_classes(ckpt: Checkpoint, data: np.ndarray, *, optical_required: bool = True,
+                    **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
     """Return (classes with NODATA_CLASS where a required band is NaN, class probabilities) of (band, y, x) data.
 
-    ``data`` is in the checkpoint's band order (see ``select_bands``); keywords go to predict_probabilities.
+    ``data`` is in the checkpoint's band order (see ``select_bands``); ``optical_required=False`` maps pixels
+    without optical data too where the checkpoint can (``valid_pixels``); keywords go to predict_probabilities.
     """
     probs = predict_probabilities(ckpt, data, **kwargs)  # type: ignore[arg-type]
-    return classify(probs, valid_pixels(ckpt, data)), probs
+    return classify(probs, valid_pixels(ckpt, data, optical_required=optical_required)), probs

@@ -91,6 +91,10 @@ def check_checkpoint(cfg: RunConfig, provider: Any) -> str:
         raise CheckpointMismatchError(f"checkpoint {ckpt.path} needs bands {absent} that provider "
                                       f"{provider.name!r} does not deliver ({have})")
     check_resolution(ckpt, cfg.grid.resolution)  # the grid the model was trained on, within ×1.5
+    if cfg.infer.map_under_clouds and not ckpt.optical_optional:
+        raise CheckpointMismatchError(f"infer.map_under_clouds: checkpoint {ckpt.path} was not trained to map without "
+                                      f"optical data (its optional groups: {list(ckpt.optional_groups) or 'none'}); "
+                                      "turn the option off or use a checkpoint trained with optical dropout")
     return str(ckpt.path)
 
 

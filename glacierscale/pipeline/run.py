@@ -93,6 +93,9 @@ class RunResult:
         return 1 if self.failures else 0
 
 
+UNDER_CLOUDS_SUFFIX = "+under-clouds"  # the model hash of products mapped with infer.map_under_clouds
+
+
 def _policy(held: dict[Key, TileRecord], model_hash: str, *, update: bool, reprocess_changed: bool,
             reprocess_model: bool) -> Policy:
     """Return which items need a search and which need mapping, given what the archive holds."""
@@ -139,8 +142,11 @@ def _default_factory(cfg: RunConfig, url: str, provider: Any, checkpoint: str, r
     from glacierscale.model.checkpoint import load_checkpoint
     from glacierscale.pipeline.stages import default_stages
 
+    # a run that maps under clouds makes other products from the same weights: its own model hash, so a run
+    # without the option redoes them (and the archive says which pixels rest on SAR alone)
+    suffix = UNDER_CLOUDS_SUFFIX if cfg.infer.map_under_clouds else ""
     return (default_stages(cfg, url, provider, checkpoint, run_id=run_id, tiles_per_actor=tiles_per_actor),
-            load_checkpoint(checkpoint).model_hash)
+            load_checkpoint(checkpoint).model_hash + suffix)
 
 
 def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bool = True,

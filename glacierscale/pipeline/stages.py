@@ -72,21 +72,24 @@ def default_stages(cfg: RunConfig, url: str, provider: Provider, checkpoint: str
     select = functools.partial(
         select_item, url, provider, state=cfg.resolved_state_dir(), run_id=run_id, season=(s.start, s.end),
         south_season=(s.south_start, s.south_end), max_cloud=cfg.selection.max_cloud_cover,
-        max_scenes=cfg.selection.max_scenes)
-    cube = functools.partial(_cube_default, provider, store=cfg.resolved_cube_store())
+        max_scenes=cfg.selection.max_scenes, optical_required=not cfg.infer.map_under_clouds)
+    cube = functools.partial(_cube_default, provider, store=cfg.resolved_cube_store(),
+                             optical_required=not cfg.infer.map_under_clouds)
     reduce = functools.partial(_reduce_default, max_distance_m=MAX_ATTRIBUTION_M, min_object_km2=MIN_OBJECT_KM2,
                                cleanup=cfg.reduce.cleanup.model_dump(),
                                candidate_min_km2=cfg.reduce.candidate_min_km2 if cfg.reduce.candidates else None)
     i = cfg.infer
     return StageFunctions(select, cube, reduce, InferenceWorker,
                           (checkpoint, i.threads_per_actor, i.patch_size, i.overlap, i.batch_size,
-                           i.options(tiles_per_actor)), {"gpu_batch_size": i.gpu_batch_size})
+                           i.options(tiles_per_actor)),
+                          {"gpu_batch_size": i.gpu_batch_size, "optical_required": not i.map_under_clouds})
 
 
-def _cube_default(provider: Provider, unit: WorkUnit, selection: SelectionRecord, *, store: str) -> Any:
+def _cube_default(provider: Provider, unit: WorkUnit, selection: SelectionRecord, *, store: str,
+                  optical_required: bool = True) -> Any:
     from glacierscale.cube.tasks import cube_item
 
-    return cube_item(provider, unit, selection, store)
+    return cube_item(provider, unit, selection, store, optical_required=optical_required)
 
 
 def bound(task: Callable[..., Any], *fixed: Any, **fixed_kw: Any) -> Callable[..., Any]:

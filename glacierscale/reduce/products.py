@@ -24,7 +24,8 @@ class GlacierPart:
     view; their sums over a glacier's tiles give its observed fraction. ``area_km2`` counts clean +
     debris-covered ice of observed pixels attributed to the glacier (its outline grown by the attribution
     buffer); the estimate for unobserved pixels is made at publish from every year of the tile
-    (``reduce.temporal``).
+    (``reduce.temporal``). ``radar_km2`` is the share of ``observed_km2`` a run that maps under clouds
+    (``infer.map_under_clouds``) read from SAR + DEM (+ thermal) alone.
     """
 
     glacier_id: str
@@ -35,6 +36,7 @@ class GlacierPart:
     perimeter_km: float = 0.0  # boundary length of the mapped ice inside the tile (uncertainty term)
     soft_area_km2: float = float("nan")  # sum of glacier probabilities over observed pixels (model term)
     outline_wkb: bytes = b""  # the mapped ice attributed to this glacier, as WKB polygons in the unit's CRS
+    radar_km2: float = 0.0  # of observed_km2, the part no clear optical scene saw: mapped from SAR + DEM alone
 
 
 @dataclass(frozen=True)

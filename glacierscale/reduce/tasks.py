@@ -2,7 +2,8 @@
 
 Cleans the classes (small objects), cuts the core tile, attributes glacier pixels to the unit's inventory
 glaciers and measures, per glacier, the ice area of observed pixels, the outline area and how much of it was
-observed (so a cloud gap is counted, never read as retreat), the boundary length and the ice polygons. Ice
+observed (so a cloud gap is counted, never read as retreat) and, of that, how much SAR + DEM mapped alone
+(a run that maps under clouds), the boundary length and the ice polygons. Ice
 beyond every outline's buffer becomes candidate glaciers with ids of their own (``reduce.candidates``), whose
 "outline" is their mapped footprint.
 """
@@ -97,13 +98,15 @@ def reduce_item(unit: WorkUnit, tile: TileResult, glaciers: gpd.GeoDataFrame, *,
 
     area, debris = count(ice, labels), count(classes == 2, labels)
     outline, observed = count(np.ones_like(ice), outlines), count(~nodata, outlines)
+    radar_only = tile.radar_only[unit.core()] & ~nodata if tile.radar_only is not None else None
+    radar = count(radar_only, outlines) if radar_only is not None else np.zeros(n)
     prob = np.where(nodata | (probability == 255), 0, probability).astype(np.float64) / 100.0
     soft = np.bincount(labels.ravel(), weights=(prob * px_km2).ravel(), minlength=n)
     perimeter = _perimeters_km(ice_labels, n, unit.resolution)
     polygons = _polygons_wkb(ice_labels, unit)
     parts = tuple(
         GlacierPart(gid, float(area[i + 1]), float(debris[i + 1]), float(outline[i + 1]), float(observed[i + 1]),
-                    float(perimeter[i + 1]), float(soft[i + 1]), polygons.get(i + 1, b""))
+                    float(perimeter[i + 1]), float(soft[i + 1]), polygons.get(i + 1, b""), float(radar[i + 1]))
         for i, gid in enumerate(ids) if gid in unit.glacier_ids or is_candidate(gid)
     )
     share = float((nodata & counted).sum() / max(1, counted.sum()))

@@ -31,6 +31,7 @@ ABLATIONS = {
     # every pixel under cloud: SAR + DEM + thermal only (checkpoints trained with optical gaps; others map nothing)
     "no-optical": ("sar", "dem", "thermal"),
 }
+UNDER_CLOUDS = "no-optical"  # the ablation whose calibration is reported too (infer.map_under_clouds reads it)
 # the brightness part of the shortcut audit: every optical band scaled alike (a brighter or darker scene)
 BRIGHTNESS = {"optical×0.7": 0.7, "optical×1.3": 1.3}
 
@@ -98,6 +99,8 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
     ckpt: Checkpoint = load_checkpoint(checkpoint)
     names = cube_bands(load_provider("local"))
     counter, probs_before, probs_after, truths = IoUCounter(), [], [], []
+    cloud_probs: list[np.ndarray] = []
+    cloud_truths: list[np.ndarray] = []
     by_region: dict[str, IoUCounter] = {}
     ablations = {k: IoUCounter() for k in (*ABLATIONS, *BRIGHTNESS)} if ablation else {}
     optical = [i for i, b in enumerate(names) if b in GROUPS["optical"]]
@@ -127,7 +130,11 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
                 # the same pixels as every other entry (those with optical data in the full cube), mapped from
                 # what the ablation leaves; a checkpoint that requires optical data maps none of them
                 usable = valid & valid_pixels(ckpt, part, optical_required="optical" in groups)
-                ablations[key].add(classify(predict_probabilities(ckpt, part), usable), s.labels)
+                probs = predict_probabilities(ckpt, part)
+                ablations[key].add(classify(probs, usable), s.labels)
+                if key == UNDER_CLOUDS and usable.any():  # what a run that maps under clouds reads there
+                    cloud_probs.append(glacier_probability(probs)[ok & usable])
+                    cloud_truths.append(is_glacier(s.labels[ok & usable]))
             for key, gain in BRIGHTNESS.items() if ablation else ():
                 scaled = s.data.copy()
                 scaled[optical] *= gain
@@ -148,6 +155,12 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
                                                                                                  strict=True)}
     if ablation:
         out["ablation"] = {k: {m: c.result()[m] for m in ("glacier", "debris", "water")} for k, c in ablations.items()}
+        if cloud_probs:
+            p, t = np.concatenate(cloud_probs), np.concatenate(cloud_truths)
+            full = np.concatenate(probs_after)
+            out["under_clouds"] = {"ece": expected_calibration_error(p, t), "pixels": len(p),
+                                   "confidence": float(np.maximum(p, 1 - p).mean()),
+                                   "confidence_all_sensors": float(np.maximum(full, 1 - full).mean())}
         out["ablation_note"] = ("optical×G: every optical band scaled by G (scene brightness); "
                                 "bands of withheld groups are set missing; groups the checkpoint was not trained "
                                 f"with have no effect (checkpoint bands: {', '.join(ckpt.bands)})")

@@ -116,3 +116,28 @@ def test_data_with_the_wrong_band_count_is_refused(tmp_path: Path) -> None:
     ckpt = load_checkpoint(glacier_everywhere(tmp_path))
     with pytest.raises(CheckpointError, match=re.escape(f"expects 4 bands {BANDS} but the data has shape (5, 64, 64)")):
         predict_probabilities(ckpt, np.zeros((5, 64, 64), np.float32))
+
+
+def test_under_clouds_an_optical_gap_is_mapped_from_sar_and_marked_radar_only(tmp_path: Path) -> None:
+    path = str(glacier_everywhere(tmp_path, optional_groups=["optical", "sar", "dem"]))
+    data = cube()
+    data[0:2, :40, :50] = np.nan  # a cloud: no optical band, SAR sees through it
+    data[0:3, 100:120, :30] = np.nan  # neither optical nor SAR (a SAR layover patch under the cloud)
+    worker = InferenceWorker(path, threads=1, patch=128, overlap=32, batch_size=4, optical_required=False)
+    r = worker.predict("u", 2022, (data, list(BANDS)))
+    assert r.radar_only is not None and (r.classes[:40, :50] == 1).all() and r.radar_only[:40, :50].all()
+    assert (r.glacier_probability[:40, :50] >= 99).all()
+    assert (r.classes[100:120, :30] == NODATA_CLASS).all() and not r.radar_only[100:120, :30].any()
+    assert int(r.radar_only.sum()) == 40 * 50  # every other pixel had its optical view
+    default = InferenceWorker(path, threads=1, patch=128, overlap=32, batch_size=4).predict("u", 2022,
+                                                                                          (data, list(BANDS)))
+    assert default.radar_only is None and (default.classes[:40, :50] == NODATA_CLASS).all()
+
+
+def test_a_checkpoint_that_needs_optical_data_leaves_cloud_pixels_nodata(tmp_path: Path) -> None:
+    worker = InferenceWorker(str(glacier_everywhere(tmp_path)), threads=1, patch=128, overlap=32, batch_size=4,
+                             optical_required=False)  # asked, but this checkpoint never learnt to map without optical
+    data = cube()
+    data[0:2, :40, :50] = np.nan
+    r = worker.predict("u", 2022, (data, list(BANDS)))
+    assert r.radar_only is None and (r.classes[:40, :50] == NODATA_CLASS).all()

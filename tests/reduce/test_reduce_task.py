@@ -65,6 +65,26 @@ def test_parts_count_observed_ice_and_the_unobserved_outline() -> None:
     assert p.nodata_share == pytest.approx(200 / 4096)
 
 
+def test_a_cloud_mapped_from_sar_is_observed_and_counted_as_radar() -> None:
+    """The run maps under clouds: A's clouded northern half is read from SAR + DEM, not left unobserved."""
+    import dataclasses
+
+    tile = _tile(cloud_over_a=False)
+    radar = np.zeros(tile.classes.shape, dtype=bool)
+    cloud = _tile(cloud_over_a=True).classes == 255
+    radar[cloud] = True
+    p = reduce_item(UNIT, dataclasses.replace(tile, radar_only=radar), _glaciers(), input_hash="i", model_hash="m",
+                    scenes={"s2": ["x"]}, max_distance_m=100.0, min_object_km2=0.0)
+    parts = {g.glacier_id: g for g in p.parts}
+    a, b = parts["A"], parts["B"]
+    assert a.observed_km2 == pytest.approx(0.16, rel=GROUND) and a.area_km2 == pytest.approx(0.16, rel=GROUND)
+    assert a.radar_km2 == pytest.approx(0.08, rel=GROUND)  # half of A's outline rests on SAR alone
+    assert b.radar_km2 == 0.0 and p.nodata_share == 0.0
+    optical = reduce_item(UNIT, tile, _glaciers(), input_hash="i", model_hash="m", scenes={}, max_distance_m=100.0,
+                          min_object_km2=0.0)
+    assert all(g.radar_km2 == 0.0 for g in optical.parts)
+
+
 def test_a_gap_stays_a_gap() -> None:
     tile = TileResult(UNIT.unit_id, 2021, None, None, 0.0, {"s2": True}, reason="no optical scene")
     p = reduce_item(UNIT, tile, _glaciers(), input_hash="i", model_hash="m", scenes={}, max_distance_m=100.0,

@@ -48,6 +48,12 @@ def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path) -> None:
     # trained with cloud-shaped optical gaps, the shipped checkpoint maps a clouded scene from SAR + DEM alone
     # (0.834 on the classic demo region, 0.80-0.99 on the full-physics test regions: docs/model.md)
     assert 0.6 < r["ablation"]["no-optical"]["glacier"] <= r["iou"]["glacier"] + 0.02
+    # what a run that maps under clouds reads there: calibrated, and less sure of itself than with optical data
+    clouds = r["under_clouds"]
+    print(f"\nno-optical: ECE {clouds['ece']:.4f}, confidence {clouds['confidence']:.3f} vs "
+          f"{clouds['confidence_all_sensors']:.3f} with every sensor, {clouds['pixels']:,} px")
+    assert clouds["pixels"] > 0.5 * r["pixels"] and clouds["ece"] < 0.05  # SAR layover and shadow are nodata
+    assert clouds["confidence"] < clouds["confidence_all_sensors"]
     # a separately trained checkpoint is scored on the same pixels: the shipped one against itself agrees
     same = r["versus"]["optical+sar+thermal+dem"]
     assert same["model_hash"] == r["model_hash"]
