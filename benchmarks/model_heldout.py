@@ -64,6 +64,10 @@ REGIONS: dict[str, dict[str, Any]] = {  # name: simulate arguments
     # (Massif des Écrins, 44.9° N, 6.3° E; no training region within 150 km) with an unvegetated forefield of
     # 800 m, where every other test region has vegetation below ELA − 500 m
     "forefield-f": {"seed": 911, "lon": 6.3, "lat": 44.92, "ela": 3000, "forefield": 800},
+    # a procedural tidewater glacier (simulate --marine: the lowest glacier calves into a fjord open to the sea)
+    # in south-east Alaska (Glacier Bay, 58.9° N), maritime cloud; the tidewater training regions of
+    # configs/train-marine.yaml are in Svalbard and Greenland
+    "fjord-t": {"seed": 912, "lon": -137.5, "lat": 58.9, "ela": 1000, "cloud_climate": "maritime", "marine": True},
 }
 
 
@@ -109,6 +113,8 @@ def simulate(name: str, out: Path) -> float:
         cmd += ["--cloud-climate", r["cloud_climate"]]
     if "forefield" in r:
         cmd += ["--forefield-m", str(r["forefield"])]
+    if r.get("marine"):
+        cmd += ["--marine"]
     if "lon" in r:
         lon, lat = tile_centre(r["lon"], r["lat"])
         cmd += ["--lon", f"{lon:.6f}", "--lat", f"{lat:.6f}"]

@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--forefield-m", type=float, default=0.0, metavar="M",
                    help="full physics: bare, unvegetated moraines and outwash this far around each glacier (the "
                    "ground left since the Little Ice Age; default 0: vegetation wherever the climate allows it)")
+    p.add_argument("--marine", action="store_true",
+                   help="full physics, procedural: the lowest glacier calves into a fjord (terrain and ELA are "
+                   "lowered until its terminus stands at the sea; docs/simulator.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -102,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     if args.physics == "classic" and args.cloud_climate != "mountain":
         raise ConfigError(f"--cloud-climate {args.cloud_climate} needs --physics full: classic physics keeps the "
                           "clouds the shipped checkpoint was trained on")
+    if args.marine and (real or args.physics != "full"):
+        raise ConfigError("--marine needs --physics full and a procedural region (no --dem/--outlines: a real "
+                          "region's terminus types come from its outlines)")
     if real and args.physics == "classic":
         raise ConfigError("--physics classic is for procedural regions only; real inputs use full physics")
     lon = args.lon if args.lon is not None else 10.78
@@ -121,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         physics="full" if real else args.physics, dem=args.dem, outlines=tuple(args.outlines or ()), bbox=bbox, window_m=window,
         dates=dates, s2_naming=args.s2_naming, debris_share=args.debris_share, grid_m=args.grid_m,
         revisit=args.revisit, cloud_climate=args.cloud_climate, forefield_m=args.forefield_m,
-        debris_probability=args.debris_probability,
+        debris_probability=args.debris_probability, marine=args.marine,
     )
     scenes = simulate(spec, args.out, sensors, progress=not args.quiet)
     print(f"wrote {', '.join(scenes.collections)} for {len(scenes.years)} years "

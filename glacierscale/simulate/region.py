@@ -80,6 +80,8 @@ class RegionSpec:
     # centre's lat/lon; simulate/cloudclimate.py)
     forefield_m: float = 0.0  # full physics: bare, unvegetated ground (moraines, outwash) this far around each
     # glacier's first outline, where vegetation has not returned since the Little Ice Age; 0 = none
+    marine: bool = False  # full physics, procedural: the lowest glacier calves into a fjord (simulate/fjord.py);
+    # the terrain and the ELA are lowered until its terminus stands at the sea
 
     @property
     def real(self) -> bool:
@@ -247,6 +249,11 @@ def build_region(spec: RegionSpec) -> Region:
 
         raise ConfigError(f"RegionSpec.cloud_climate {spec.cloud_climate!r} needs physics='full': classic physics "
                           "keeps the clouds the shipped checkpoint was trained on")
+    if spec.marine and (spec.physics != "full" or spec.real):
+        from glacierscale.errors import ConfigError
+
+        raise ConfigError("RegionSpec.marine needs physics='full' and a procedural region (a real region's "
+                          "terminus types come from its outlines)")
     if ignores_debris_probability(spec.physics, spec.debris_probability, spec.real):
         from glacierscale.errors import ConfigError
 
@@ -280,13 +287,19 @@ def build_region(spec: RegionSpec) -> Region:
     glaciers = design_glaciers(terrain, rng, prefix=f"{spec.name.upper()}{spec.seed:03d}", n_debris=0 if full else 1)
     if full:  # ice fills the valleys: smooth, concave glacier surfaces with flat tongues
         terrain = Terrain(ice_surface(terrain.elevation, glaciers, terrain.valleys), terrain.valleys, terrain.resolution)
+    marine, ela = -1, spec.ela_m
+    if spec.marine:
+        from glacierscale.simulate.fjord import sink_to_sea
+
+        terrain, marine, lowered = sink_to_sea(terrain, glaciers)
+        ela -= lowered
     slope, aspect = slope_aspect(terrain.elevation, spec.resolution)
     years = tuple(spec.years) or (2021, 2022, 2023)
     region = Region(
         spec=spec, epsg=epsg, transform=transform, terrain=terrain, glaciers=glaciers,
         outlines={}, debris={}, slope=slope, aspect=aspect,
         texture=smooth_noise(terrain.shape, rng, 2.0), patchiness=smooth_noise(terrain.shape, rng, 6.0),
-        ela_m=spec.ela_m, center_lon=spec.center_lon, center_lat=spec.center_lat, years=years, physics=spec.physics,
+        ela_m=ela, center_lon=spec.center_lon, center_lat=spec.center_lat, years=years, physics=spec.physics,
     )
     y0 = years[0]
     for year in years:
@@ -305,10 +318,12 @@ def build_region(spec: RegionSpec) -> Region:
     if full:
         from glacierscale.simulate.attributes import finish
 
-        # the glacier with the second-largest first outline ends in a proglacial lake
-        areas = sorted(((region.outlines[y0][g.glacier_id].area, k) for k, g in enumerate(glaciers)), reverse=True)
-        lake = areas[1][1] if len(areas) >= 3 else -1
-        finish(region, [GlacierInfo(g.glacier_id, "lake" if k == lake else "land") for k, g in enumerate(glaciers)], extra)
+        # the glacier with the second-largest first outline ends in a proglacial lake (unless it calves into the sea)
+        areas = sorted(((region.outlines[y0][g.glacier_id].area, k) for k, g in enumerate(glaciers) if k != marine),
+                       reverse=True)
+        lake = areas[1][1] if len(areas) >= 3 - (marine >= 0) else -1
+        kinds = {lake: "lake", marine: "marine"}
+        finish(region, [GlacierInfo(g.glacier_id, kinds.get(k, "land")) for k, g in enumerate(glaciers)], extra)
     else:
         from glacierscale.simulate.attributes import classic_debris_thickness
 

@@ -46,12 +46,17 @@ class RegionEntry(BaseModel):
                                       "carry debris (simulate.region.RegionSpec)")
     forefield_m: float = Field(0.0, ge=0.0, description="full physics: unvegetated moraines and outwash this far "
                                "around the glaciers (simulate.surfaces.forefield)")
+    marine: bool = Field(False, description="full physics, procedural: the lowest glacier calves into a fjord "
+                         "(simulate.fjord)")
 
     @model_validator(mode="after")
     def _classic_keeps_its_debris(self) -> RegionEntry:
         if ignores_debris_probability(self.physics, self.debris_probability, bool(self.dem or self.outlines)):
             raise ValueError(f"region {self.name}: debris_probability {self.debris_probability:g} needs physics: full "
                              f"({CLASSIC_DEBRIS})")
+        if self.marine and (self.physics != "full" or self.dem or self.outlines):
+            raise ValueError(f"region {self.name}: marine needs physics: full and a procedural region (a real "
+                             "region's terminus types come from its outlines)")
         return self
 
 
@@ -163,7 +168,7 @@ def region_spec(r: RegionEntry, cfg: TrainConfig) -> RegionSpec:
     return RegionSpec(center_lon=r.center_lon, center_lat=r.center_lat, ela_m=r.ela_m, seed=r.seed, name=r.name,
                       years=tuple(cfg.years), grid_m=span, size_px=round(span / 10.0), physics=r.physics,
                       debris_share=r.debris_share, debris_probability=r.debris_probability,
-                      forefield_m=r.forefield_m, **real)  # type: ignore[arg-type]
+                      forefield_m=r.forefield_m, marine=r.marine, **real)  # type: ignore[arg-type]
 
 
 def load_samples(cfg: TrainConfig, regions: list[RegionEntry | CatalogSource] | None = None,

@@ -16,6 +16,7 @@ from sim_helpers import read_band, read_items
 
 from glacierscale.simulate import RegionSpec, SceneSet, build_region, simulate
 from glacierscale.simulate.physics import Surface
+from glacierscale.simulate.region import Region
 from glacierscale.simulate.surfaces import paint_full
 
 # a Svalbard-like fjord head in UTM 33N: land rises northwards from a coast at row 150; the sea south of it
@@ -99,3 +100,55 @@ def test_sea_and_ice_melange_in_front_of_the_glacier(marine: tuple[SceneSet, Reg
     near, far = clear & sea & (dist < 200), clear & sea & (dist > 1600)
     assert near.sum() > 500 and far.sum() > 500  # this seed's clouds leave both in view
     assert np.median(green[near]) > 0.3 and np.median(green[far]) < 0.1
+
+
+# --- procedural tidewater glaciers (RegionSpec.marine) -------------------------------------------------------
+MARINE = RegionSpec(center_lon=-137.5, center_lat=58.9, ela_m=1000.0, size_px=768, years=(2021, 2022), seed=903,
+                    physics="full", marine=True, cloud_climate="maritime")
+
+
+@pytest.fixture(scope="module")
+def fjord_region() -> Region:
+    return build_region(MARINE)
+
+
+def test_the_lowest_glacier_of_a_marine_region_calves_into_the_sea(fjord_region: Region) -> None:
+    from glacierscale.simulate.fjord import CLIFF_M
+
+    r = fjord_region
+    kinds = [g.terminus_type for g in r.glaciers]
+    assert kinds.count("marine") == 1 and kinds.count("lake") == 1  # the lake goes to another glacier
+    gid = r.glaciers[kinds.index("marine")].glacier_id
+    z = r.terrain.elevation
+    for year in r.years:
+        front = r.fronts[year][gid]
+        assert front.length > 300  # metres of the outline touching the sea
+    ice = r.masks[r.years[0]][0]
+    sea = r.sea[r.years[0]]
+    assert np.all(z[sea & ~ndimage.binary_dilation(ice, iterations=3)] <= 0.5)  # the sea reads 0 m, as in DEMs
+    # the tongue ends in a cliff of about CLIFF_M above the sea it touches (roughness and the surface's smoothing)
+    touching = ice & ndimage.binary_dilation(sea, iterations=1)
+    assert touching.sum() > 20 and 0.3 * CLIFF_M < float(np.median(z[touching])) < 3 * CLIFF_M
+    # the terrain and the ELA came down together: the glaciers keep their accumulation areas
+    assert r.ela_m < MARINE.ela_m - 100
+    assert 0.2 < float((z[ice] > r.ela_m).mean()) < 0.9  # as in the same region without the sea (0.28)
+    assert r.melange[r.years[0]].any()  # ice mélange in front of the calving front
+
+
+def test_a_marine_region_needs_full_physics_and_no_real_inputs(tmp_path: Path) -> None:
+    from glacierscale.cli import main
+    from glacierscale.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="marine needs physics='full'"):
+        build_region(RegionSpec(marine=True))
+    assert main(["simulate", "--marine", "--physics", "classic", "--out", str(tmp_path / "s"), "--quiet"]) == 2
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_region_without_marine_is_built_as_before() -> None:
+    """The lake still goes to the second-largest glacier and no glacier is marine (the training data's regions)."""
+    r = build_region(RegionSpec(physics="full", seed=903, size_px=768, years=(2021,)))
+    kinds = [g.terminus_type for g in r.glaciers]
+    assert "marine" not in kinds and kinds.count("lake") == 1 and not r.sea
+    areas = [r.outlines[2021][g.glacier_id].area for g in r.glaciers]
+    assert kinds.index("lake") == int(np.argsort(areas)[-2])
