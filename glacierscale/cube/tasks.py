@@ -30,8 +30,7 @@ def cube_item(provider: Provider, unit: WorkUnit, selection: SelectionRecord, st
 
     t0 = time.perf_counter()
     year = selection.year
-    radar = not optical_required and bool(selection.scene_ids.get(RADAR))
-    if selection.is_gap and not radar:
+    if selection.is_gap:  # a selection with SAR scenes is no gap when the run maps under clouds (catalog.tasks)
         return CubeYear(unit.unit_id, year, None, [], {OPTICAL: True}, 0.0, False, 0.0, selection.gap_reason)
     ds = read_cube_year(store, unit, year, selection.input_hash)
     if ds is not None:
@@ -48,7 +47,8 @@ def cube_item(provider: Provider, unit: WorkUnit, selection: SelectionRecord, st
         clear = float((comp.clear_count > 0).mean())
         built = True
     seconds = time.perf_counter() - t0
-    if clear == 0.0 and OPTICAL in missing and not (radar and not missing.get(RADAR, True)):
+    radar = not optical_required and not missing.get(RADAR, True)  # SAR read: it maps the year on its own
+    if clear == 0.0 and OPTICAL in missing and not radar:
         reason = f"no clear optical pixel in unit {unit.unit_id} in {year} (scenes {selection.scene_ids.get(OPTICAL)})"
         return CubeYear(unit.unit_id, year, None, bands, missing, 0.0, built, seconds, reason)
     return CubeYear(unit.unit_id, year, data, bands, missing, clear, built, seconds)
