@@ -66,7 +66,7 @@ REGIONS: dict[str, dict[str, Any]] = {  # name: simulate arguments
     "forefield-f": {"seed": 911, "lon": 6.3, "lat": 44.92, "ela": 3000, "forefield": 800},
     # a procedural tidewater glacier (simulate --marine: the lowest glacier calves into a fjord open to the sea)
     # in south-east Alaska (Glacier Bay, 58.9° N), maritime cloud; the tidewater training regions of
-    # configs/train-marine.yaml are in Svalbard and Greenland
+    # configs/train-default.yaml are on Baffin Island and in south-east Greenland
     "fjord-t": {"seed": 912, "lon": -137.5, "lat": 58.9, "ela": 1000, "cloud_climate": "maritime", "marine": True},
 }
 

@@ -1,6 +1,6 @@
 """Zero-shot on a real six-band Landsat 8 SR scene (HLS L30, Athabasca Glacier / Columbia Icefield, 2020-08-16).
 
-    .venv/bin/python benchmarks/real_hls_athabasca.py [--checkpoint DIR] [--json]
+    .venv/bin/python benchmarks/real_hls_athabasca.py [--checkpoint DIR] [--json] [--dem-audit]
 
 No fine-tuning: the checkpoint maps the scene as it ships. The six bands (B02-B07 → B02 B03 B04 B08 B11 B12)
 and the DEM (ELEV, SLOPE, ASPECT) are resampled bilinearly from 30 m to the checkpoint's 20 m grid; SAR
@@ -15,6 +15,10 @@ other ice in the frame is not outlined (PROVENANCE.md), so the scene is scored a
   border; a run's cube always carries the DEM, and the "no DEM" row drops it everywhere);
 - beside the red/SWIR1 ratio > 2 on the same pixels, and the same figures with the optical bands ×0.7 and
   ×1.3 (the brightness part of the shortcut audit) and without the DEM (its DEM part).
+
+``--dem-audit`` asks which DEM layer the false ice comes through: the same scene with the elevation flat (every
+pixel at the scene's median), with the slope at its scene mean, and with the aspect at its mean; each row also
+scores the bare rock 400 m or more below the scene's median elevation (the valley floor) on its own.
 """
 
 from __future__ import annotations
@@ -85,10 +89,12 @@ def score(ice: np.ndarray, scene: dict[str, np.ndarray]) -> dict[str, float]:
     valid = np.isfinite(opt).all(axis=0) & np.isfinite(scene["elev"])  # a run's cube always has the DEM
     upper = valid & scene["inside"] & (scene["elev"] > 2400)
     rock = valid & scene["far"] & ~scene["shadow"] & (ndsi < 0) & (opt[4] > 0.12)
+    low = rock & (scene["elev"] < np.median(scene["elev"][valid]) - 400.0)
     whole = valid & scene["inside"]
     return {"recall_inside_outline_above_2400m": float(ice[upper].mean()), "recall_inside_outline": float(ice[whole].mean()),
             "false_ice_on_bare_rock": float(ice[rock].mean()),
-            "n_upper": int(upper.sum()), "n_rock": int(rock.sum())}
+            "false_ice_on_low_bare_rock": float(ice[low].mean()) if low.any() else 0.0,
+            "n_upper": int(upper.sum()), "n_rock": int(rock.sum()), "n_low_rock": int(low.sum())}
 
 
 def main() -> int:
@@ -99,6 +105,7 @@ def main() -> int:
     ap.add_argument("--checkpoint", default=str(default_checkpoint_path()))
     ap.add_argument("--real", type=Path, default=REAL)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--dem-audit", action="store_true", help="also score the scene with one DEM layer flattened")
     args = ap.parse_args()
     if not (args.real / "athabasca_dem.tif").is_file():
         print(f"real scene not found at {args.real}", file=sys.stderr)
@@ -113,11 +120,17 @@ def main() -> int:
     optical = [k for k, b in enumerate(ckpt.bands) if b in ("B02", "B03", "B04", "B08", "B11", "B12")]
     full_glacier = None
     dem = [k for k, b in enumerate(ckpt.bands) if b in ("ELEV", "SLOPE", "ASPECT")]
-    for name, gain in (("model", 1.0), ("model, optical ×0.7", 0.7), ("model, optical ×1.3", 1.3),
-                       ("model, no DEM", None)):
+    runs: list[tuple[str, float | str | None]] = [("model", 1.0), ("model, optical ×0.7", 0.7),
+                                                  ("model, optical ×1.3", 1.3), ("model, no DEM", None)]
+    if args.dem_audit:
+        runs += [(f"model, {b} flat", b) for b in ("ELEV", "SLOPE", "ASPECT") if b in ckpt.bands]
+    for name, gain in runs:
         x = cube.copy()
         if gain is None:  # the DEM part of the shortcut audit: the same scene with the DEM group missing
             x[dem] = np.nan
+        elif isinstance(gain, str):  # one DEM layer at one value: the median elevation, the mean slope or aspect
+            k = ckpt.bands.index(gain)
+            x[k] = np.nanmedian(x[k]) if gain == "ELEV" else np.nanmean(x[k])
         else:
             x[optical] *= gain
         classes, _ = predict_classes(ckpt, x, patch=128, overlap=32)
@@ -132,8 +145,8 @@ def main() -> int:
         print(json.dumps({"checkpoint": ckpt.model_hash, "rows": rows}, indent=1))
     else:
         print(f"checkpoint {ckpt.model_hash}")
-        for k, v in rows.items():
-            print(f"{k:24s} " + "  ".join(f"{a}={b:.3f}" if isinstance(b, float) else f"{a}={b}" for a, b in v.items()))
+        for row, v in rows.items():
+            print(f"{row:24s} " + "  ".join(f"{a}={b:.3f}" if isinstance(b, float) else f"{a}={b}" for a, b in v.items()))
     return 0
 
 

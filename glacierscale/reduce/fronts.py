@@ -3,6 +3,9 @@
 - **Front line**: the pixel edges between a glacier's ice and the largest water body it touches (a lake or the
   sea; smaller ponds on or beside the ice are not the front), merged into lines. Exact to the pixel grid: no
   skeleton or longest path is needed when the boundary is taken between pixels rather than through them.
+  A pixel on the ice/water boundary is mixed, and a classifier may call it neither (background): a pixel with
+  ice on one side and the lake on the opposite side counts as the lake (``bridge``), so the front does not lose
+  the stretches where the map leaves such a one-pixel rim.
 - **Position (box method)**: a box over the zone where the terminus moves (pixels that were ice in some years
   and water in others, grown by ``margin_px``); the position is the ice area in the box divided by the box's
   width (the mean front length), so it is a distance along flow that does not depend on the front's shape.
@@ -10,8 +13,8 @@
   carries the ½-pixel uncertainty of its front line, as an area uncertainty of front length × ½ pixel divided by
   the same width.
 
-The water mask is an input: the model maps no water class yet (the model issue), so callers derive it from
-imagery (Sentinel-2 SCL class 6, or NDWI) or the inventory's terminus type and a lake/sea layer.
+The water mask is an input: the archive's fronts take the model's water class (archive/fronts.py); other
+callers may derive it from imagery (Sentinel-2 SCL class 6, or NDWI).
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ class Front:
     length_m: float
 
 
-def front_line(ice: np.ndarray, water: np.ndarray, transform: Affine, close_px: int = 1) -> Front:
+def front_line(ice: np.ndarray, water: np.ndarray, transform: Affine, close_px: int = 1, bridge: bool = True) -> Front:
     """Return the front between ``ice`` and the largest water body it touches (both bool, same grid).
 
     The water mask is closed by ``close_px`` and its holes filled first: a lake seen through speckle, floating
-    ice or misread pixels is one body, not many.
+    ice or misread pixels is one body, not many. With ``bridge`` a pixel that is neither, between the ice and
+    the lake (ice on one side, lake on the opposite side: a mixed boundary pixel), joins the lake; without it
+    the front is only where ice meets water.
     """
     if close_px > 0:
         water = ndimage.binary_closing(water, iterations=close_px, border_value=0) | water
@@ -44,11 +49,13 @@ def front_line(ice: np.ndarray, water: np.ndarray, transform: Affine, close_px: 
     labels, n = ndimage.label(water)
     if n == 0:
         return Front(shapely.LineString(), 0.0)
-    touching = np.unique(labels[ndimage.binary_dilation(ice) & (labels > 0)])
+    touching = np.unique(labels[ndimage.binary_dilation(ice, iterations=1 + int(bridge)) & (labels > 0)])
     if len(touching) == 0:
         return Front(shapely.LineString(), 0.0)
     sizes = ndimage.sum_labels(np.ones_like(labels), labels, touching)
     lake = labels == touching[int(np.argmax(sizes))]
+    if bridge:
+        lake |= _between(ice, lake)
     segments = []
     for axis in (0, 1):  # edges between vertical (axis 0) and horizontal (axis 1) neighbours
         a = [slice(None), slice(None)]
@@ -66,6 +73,16 @@ def front_line(ice: np.ndarray, water: np.ndarray, transform: Affine, close_px: 
         return Front(shapely.LineString(), 0.0)
     merged = shapely.line_merge(shapely.union_all(segments))
     return Front(merged, float(merged.length))
+
+
+def _between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return the pixels in neither mask with ``a`` on one side and ``b`` on the opposite side (4-neighbours)."""
+    pa, pb = np.pad(a, 1), np.pad(b, 1)
+    out = np.zeros(a.shape, bool)
+    for before, after in (((slice(0, -2), slice(1, -1)), (slice(2, None), slice(1, -1))),
+                          ((slice(1, -1), slice(0, -2)), (slice(1, -1), slice(2, None)))):
+        out |= (pa[before] & pb[after]) | (pb[before] & pa[after])
+    return out & ~a & ~b
 
 
 def box_positions(ice: np.ndarray, fronts: list[Front], resolution: float, margin_px: int = 2) -> np.ndarray:

@@ -87,3 +87,25 @@ def test_the_front_faces_the_largest_water_body() -> None:
     front = front_line(ice, water, Affine(20, 0, 0, 0, -20, 400))
     assert front.length_m == pytest.approx(16 * 20.0)
     assert shapely.get_coordinates(front.line)[:, 0].tolist() == [200.0] * len(shapely.get_coordinates(front.line))
+
+
+def test_mixed_pixels_between_ice_and_lake_do_not_cut_the_front() -> None:
+    """A classifier may call the mixed pixels on the ice/water boundary neither: a one-pixel background rim
+    along 6 of the 16 rows still belongs to the front (the demo's lake front lost 9 such pixels in one year),
+    while ground beside the ice at a corner of the lake does not."""
+    ice = np.zeros((20, 20), bool)
+    ice[2:18, 2:10] = True
+    water = np.zeros((20, 20), bool)
+    water[2:18, 10:20] = True
+    water[6:12, 10] = False  # read as background between the ice and the lake
+    transform = Affine(20, 0, 0, 0, -20, 400)
+    assert front_line(ice, water, transform).length_m == pytest.approx(16 * 20.0)
+    assert front_line(ice, water, transform, bridge=False).length_m == pytest.approx(10 * 20.0)
+    wide = np.zeros((20, 20), bool)
+    wide[10:20, 0:20] = True  # a lake wider than the tongue, south of it: the ground at its sides is no front
+    tongue = np.zeros((20, 20), bool)
+    tongue[0:10, 5:9] = True
+    assert front_line(tongue, wide, transform).length_m == pytest.approx(4 * 20.0)
+    far = np.zeros((20, 20), bool)
+    far[2:18, 12:20] = True  # two pixels of ground between the ice and the lake: no front
+    assert front_line(ice, far, transform).line.is_empty
