@@ -40,22 +40,22 @@ def front_line(ice: np.ndarray, water: np.ndarray, transform: Affine, close_px: 
 
     The water mask is closed by ``close_px`` and its holes filled first: a lake seen through speckle, floating
     ice or misread pixels is one body, not many. With ``bridge`` a pixel that is neither, between the ice and
-    the lake (ice on one side, lake on the opposite side: a mixed boundary pixel), joins the lake; without it
+    water (ice on one side, water on the opposite side: a mixed boundary pixel), joins the water; without it
     the front is only where ice meets water.
     """
     if close_px > 0:
         water = ndimage.binary_closing(water, iterations=close_px, border_value=0) | water
     water = ndimage.binary_fill_holes(water) & ~ice
+    if bridge:
+        water |= _between(ice, water)
     labels, n = ndimage.label(water)
     if n == 0:
         return Front(shapely.LineString(), 0.0)
-    touching = np.unique(labels[ndimage.binary_dilation(ice, iterations=1 + int(bridge)) & (labels > 0)])
+    touching = np.unique(labels[ndimage.binary_dilation(ice) & (labels > 0)])
     if len(touching) == 0:
         return Front(shapely.LineString(), 0.0)
     sizes = ndimage.sum_labels(np.ones_like(labels), labels, touching)
     lake = labels == touching[int(np.argmax(sizes))]
-    if bridge:
-        lake |= _between(ice, lake)
     segments = []
     for axis in (0, 1):  # edges between vertical (axis 0) and horizontal (axis 1) neighbours
         a = [slice(None), slice(None)]
