@@ -10,7 +10,14 @@ other ice in the frame is not outlined (PROVENANCE.md), so the scene is scored a
 - glacier recall inside the outline above 2,400 m (the icefield and upper glacier, where ice certainly
   remains; the tongue has retreated since 1984);
 - false ice on clearly bare rock: pixels 300 m or more outside the outline, not in the topographic-shadow
-  mask, with NDSI < 0 and SWIR1 > 0.12 (bare rock or moraine, no snow, no water);
+  mask, with NDSI < 0 and SWIR1 > 0.12 (bare rock or moraine, no snow, no water), and more than 3 km from
+  Dome Glacier's inventory point. Dome Glacier, the next valley north-west of the Athabasca, is not outlined
+  in the file; it is a 5.7 km long, 5.92 km² outlet valley glacier whose tongue is mostly covered by
+  ablation, lateral and medial moraines (2.16 km² of debris cover; 52°12.1' N, 117°18.1' W: Ommanney 2002,
+  USGS Professional Paper 1386-J). Its debris-covered tongue passes the rock test (the test cannot tell
+  debris-covered ice from rock), so those pixels are scored on their own (``rock_test_on_dome_glacier``:
+  the share mapped as glacier there, higher is more likely right; not a goal) and also in
+  ``false_ice_on_bare_rock_incl_dome``, the figure this benchmark reported before 2026-12-07;
 - only where the six bands and the DEM are all valid (the 30 m → 20 m resampling leaves a one-pixel DEM
   border; a run's cube always carries the DEM, and the "no DEM" row drops it everywhere);
 - beside the red/SWIR1 ratio > 2 on the same pixels, and the same figures with the optical bands ×0.7 and
@@ -33,6 +40,8 @@ import numpy as np
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real" / "hls-athabasca-l30"
 BANDS = ("B02", "B03", "B04", "B05", "B06", "B07")  # HLS L30 names of B02 B03 B04 B08 B11 B12
 RES_M = 20.0
+DOME_GLACIER = (-117 - 18.1 / 60, 52 + 12.1 / 60)  # lon, lat of its inventory point (Ommanney 2002)
+DOME_RADIUS_M = 3000.0  # about half its 5.7 km length plus its 1900-1918 recessional moraines
 
 
 def load_scene(folder: Path, res: float = RES_M) -> dict[str, np.ndarray]:
@@ -66,8 +75,14 @@ def load_scene(folder: Path, res: float = RES_M) -> dict[str, np.ndarray]:
     outline = gpd.read_file(folder / "athabasca_outline.shp").to_crs(crs)
     inside = features.rasterize(((g, 1) for g in outline.geometry), (h, w), transform=t20).astype(bool)
     far = ~features.rasterize(((g, 1) for g in outline.geometry.buffer(300.0)), (h, w), transform=t20).astype(bool)
+    from pyproj import Transformer
+
+    dome_x, dome_y = Transformer.from_crs(4326, crs, always_xy=True).transform(*DOME_GLACIER)
+    cols, rows = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    px, py = t20.c + cols * t20.a, t20.f + rows * t20.e  # a north-up grid
+    dome = np.hypot(px - dome_x, py - dome_y) <= DOME_RADIUS_M
     return {"optical": optical.astype(np.float32), "elev": elev.astype(np.float32), "shadow": shadow,
-            "inside": inside, "far": far}
+            "inside": inside, "far": far, "dome": dome}
 
 
 def cube_for(ckpt_bands: list[str], scene: dict[str, np.ndarray], res: float = RES_M) -> np.ndarray:
@@ -88,13 +103,18 @@ def score(ice: np.ndarray, scene: dict[str, np.ndarray]) -> dict[str, float]:
         ndsi = (opt[1] - opt[4]) / (opt[1] + opt[4])
     valid = np.isfinite(opt).all(axis=0) & np.isfinite(scene["elev"])  # a run's cube always has the DEM
     upper = valid & scene["inside"] & (scene["elev"] > 2400)
-    rock = valid & scene["far"] & ~scene["shadow"] & (ndsi < 0) & (opt[4] > 0.12)
+    rock_test = valid & scene["far"] & ~scene["shadow"] & (ndsi < 0) & (opt[4] > 0.12)
+    rock = rock_test & ~scene["dome"]
+    on_dome = rock_test & scene["dome"]
     low = rock & (scene["elev"] < np.median(scene["elev"][valid]) - 400.0)
     whole = valid & scene["inside"]
     return {"recall_inside_outline_above_2400m": float(ice[upper].mean()), "recall_inside_outline": float(ice[whole].mean()),
             "false_ice_on_bare_rock": float(ice[rock].mean()),
             "false_ice_on_low_bare_rock": float(ice[low].mean()) if low.any() else 0.0,
-            "n_upper": int(upper.sum()), "n_rock": int(rock.sum()), "n_low_rock": int(low.sum())}
+            "rock_test_on_dome_glacier": float(ice[on_dome].mean()) if on_dome.any() else 0.0,
+            "false_ice_on_bare_rock_incl_dome": float(ice[rock_test].mean()),
+            "n_upper": int(upper.sum()), "n_rock": int(rock.sum()), "n_low_rock": int(low.sum()),
+            "n_dome": int(on_dome.sum())}
 
 
 def main() -> int:

@@ -38,8 +38,9 @@ def test_demo_areas_are_within_4_percent_of_truth(demo: Path) -> None:
 
 
 def test_the_lake_terminating_glacier_has_a_front_where_the_truth_has_it(demo: Path) -> None:
-    """`export --fronts` on the demo run: with 2c3b53b0 (2026-12-07) 780/760/820 m, 16-18 m from the true front,
-    retreat 8.1 / 14.7 ± 14.1 m (500 m in 2021 before mixed boundary pixels counted as lake); measured 2026-12-05 (model 949a5452)
+    """`export --fronts` on the demo run: with f2e7b216 (2026-12-07 04:00 UTC) 760/760/780 m, 14-17 m from the true
+    front, retreat 12.0 / 14.1 ± 14.1 m; with 2c3b53b0 780/760/820 m, 16-18 m from the true front, retreat
+    8.1 / 14.7 ± 14.1 m (500 m in 2021 before mixed boundary pixels counted as lake); measured 2026-12-05 (model 949a5452)
     length 740/820/780 m against the truth's 677/819/820 m, mean distance to the true front 12.8-13.8 m, retreat
     11.3 / 16.9 ± 14.1 m against 20.5 / 21.6 m (box method on the truth outlines)."""
     import geopandas as gpd

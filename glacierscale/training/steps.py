@@ -46,6 +46,9 @@ class StepSettings:
     # in every patch whose input holds neither (drawn away or absent), debris is neither a centre target nor
     # up-weighted (see PatchBatches.weighted_patch)
     blind_share: float = 0.0
+    # decay of an exponential moving average of the weights (and BatchNorm statistics), 0: none; the model
+    # returned by fit_steps then carries the average, which depends less on the last batches drawn
+    ema: float = 0.0
 
 
 class PatchBatches:
@@ -239,14 +242,19 @@ def fit_steps(model: Any, batches: PatchBatches, settings: StepSettings,
     """Run the optimisation steps on ``model`` (AdamW, one-cycle, gradient-norm clipping); return the loss of every step.
 
     Under torch.distributed (Ray Train) gradients are averaged by DDP and the returned loss of a step is
-    the mean over the workers.
+    the mean over the workers. With ``settings.ema`` > 0 the model ends with the moving average of its weights
+    and BatchNorm statistics (``torch.optim.swa_utils.AveragedModel``), updated after every step.
     """
     import torch
     import torch.distributed as dist
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=settings.lr, total_steps=settings.steps, pct_start=0.1)
     distributed = dist.is_available() and dist.is_initialized()
+    net = getattr(model, "module", model)  # the network itself under DistributedDataParallel
+    average = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(settings.ema), use_buffers=True)
+               if settings.ema > 0 else None)
     losses: list[float] = []
     model.train()
     for step in range(settings.steps):
@@ -258,6 +266,8 @@ def fit_steps(model: Any, batches: PatchBatches, settings: StepSettings,
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_grad_norm)
         opt.step()
         sched.step()
+        if average is not None:
+            average.update_parameters(net)
         value = loss.detach()
         if distributed:
             dist.all_reduce(value, op=dist.ReduceOp.SUM)
@@ -265,5 +275,7 @@ def fit_steps(model: Any, batches: PatchBatches, settings: StepSettings,
         losses.append(float(value))
         if on_step is not None:
             on_step(step, losses[-1])
+    if average is not None:
+        net.load_state_dict(average.module.state_dict())
     model.eval()
     return losses

@@ -99,6 +99,8 @@ class TrainConfig(BaseModel):
     # share of patches that lose SAR and thermal together (optical + DEM only, e.g. a Landsat/HLS scene with a
     # DEM), beside sensor_dropout; patches without both are not centred on debris nor up-weighted there
     blind_share: float = Field(0.0, ge=0.0, le=1.0)
+    # decay of an exponential moving average of the weights that the checkpoint carries (0: the last weights)
+    ema: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
@@ -234,7 +236,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     settings = StepSettings(steps=cfg.steps, batch_size=cfg.batch_size, patch_size=cfg.patch_size, lr=cfg.lr,
                             seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout), randomise=cfg.randomise,
                             optical_clouds=cfg.optical_clouds, clip_grad_norm=cfg.clip_grad_norm,
-                            blind_share=cfg.blind_share)
+                            blind_share=cfg.blind_share, ema=cfg.ema)
     t0 = time.perf_counter()
     if cfg.workers > 1:
         model, losses = _fit_on_ray(cfg, spec, train_set, bands, mean, std, settings)

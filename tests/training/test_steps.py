@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -149,3 +151,53 @@ def test_weighted_nll_matches_torch_and_takes_a_debris_weight_per_patch() -> Non
     w[1][target[1] == 2] = DEBRIS_WEIGHT
     expected = float((nll * w)[valid].sum() / w[valid].sum())
     assert float(weighted_nll(logp, target, torch.tensor([1.0, DEBRIS_WEIGHT]))) == pytest.approx(expected, rel=1e-6)
+
+
+def test_ema_leaves_the_model_with_the_moving_average_of_its_weights() -> None:
+    import torch
+
+    from glacierscale.model.vitunet import ModelSpec, ViTUNet
+    from glacierscale.training.steps import StepSettings, fit_steps
+
+    spec = ModelSpec.for_bands(["B02", "B03", "B04", "B08", "B11", "B12"], stem_width=8, n_classes=4)
+    gen = torch.Generator().manual_seed(3)
+    fixed = [(torch.randn(2, 6, 64, 64, generator=gen), torch.randint(0, 4, (2, 64, 64), generator=gen), torch.ones(2))
+             for _ in range(3)]
+
+    class Batches:
+        def __init__(self) -> None:
+            self.i = -1
+
+        def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            self.i += 1
+            return fixed[self.i]
+
+    def run(ema: float, seen: list[dict[str, torch.Tensor]] | None = None) -> ViTUNet:
+        torch.manual_seed(0)
+        model = ViTUNet(spec)
+        settings = StepSettings(steps=3, batch_size=2, patch_size=64, lr=1e-2, seed=0, sensor_dropout={}, ema=ema)
+        fit_steps(model, Batches(), settings,  # type: ignore[arg-type]
+                  None if seen is None else lambda step, loss: seen.append(
+                      {k: v.detach().clone() for k, v in model.named_parameters()}))
+        return model
+
+    raw: list[dict[str, torch.Tensor]] = []
+    last = dict(run(0.0, raw).named_parameters())
+    averaged = dict(run(0.9).named_parameters())
+    name = "head.weight" if "head.weight" in last else next(iter(last))
+    # the average starts at the first step's weights, then moves a tenth of the way to each later step's
+    expected = raw[0][name]
+    for weights in raw[1:]:
+        expected = 0.9 * expected + 0.1 * weights[name]
+    assert torch.allclose(averaged[name], expected, atol=1e-6)
+    assert not torch.allclose(averaged[name], last[name], atol=1e-4)  # not the last weights
+
+
+def test_an_ema_decay_of_one_or_more_is_refused(tmp_path: Path) -> None:
+    from glacierscale.errors import ConfigError
+    from glacierscale.training.train import load_train_config
+
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("out: out\nregions: [{name: a, seed: 1}]\nema: 1.0\n")
+    with pytest.raises(ConfigError, match="ema"):
+        load_train_config(cfg)
