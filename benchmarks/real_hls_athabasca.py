@@ -153,7 +153,7 @@ def main() -> int:
             x[k] = np.nanmedian(x[k]) if gain == "ELEV" else np.nanmean(x[k])
         else:
             x[optical] *= gain
-        classes, _ = predict_classes(ckpt, x, patch=128, overlap=32)
+        classes, _ = predict_classes(ckpt, x)  # windows of the training patch size
         ice = (classes == 1) | (classes == 2)
         rows[name] = score(ice, scene)
         rows[name]["debris_share_of_false_ice"] = float(np.mean(classes[ice & scene["far"]] == 2)) if ice.any() else 0.0

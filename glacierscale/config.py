@@ -103,8 +103,9 @@ class ModelConfig(_Strict):
 class InferConfig(_Strict):
     """Patch inference on Ray actors."""
 
-    patch_size: int = Field(128, ge=32)
-    overlap: int = Field(32, ge=0)
+    patch_size: int | None = Field(
+        None, ge=32, description="inference window (px); default: the patch size the checkpoint was trained on")
+    overlap: int | None = Field(None, ge=0, description="window overlap (px); default: a quarter of the window")
     batch_size: int = Field(8, ge=1)
     gpu_batch_size: int = Field(64, ge=1, description="patches per forward pass on a GPU (blended on the device)")
     num_actors: int = Field(1, ge=1)
@@ -136,7 +137,7 @@ class InferConfig(_Strict):
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> InferConfig:
-        if self.overlap * 2 >= self.patch_size:
+        if self.overlap is not None and self.patch_size is not None and self.overlap * 2 >= self.patch_size:
             raise ValueError(f"overlap ({self.overlap}) must be less than half of patch_size ({self.patch_size})")
         return self
 

@@ -67,7 +67,7 @@ def test_minimal_config_loads_with_defaults(tmp_path: Path) -> None:
     cfg = load_run_config(write_yaml(tmp_path / "run.yaml", MINIMAL))
     assert cfg.years == [2016, 2017, 2018, 2019, 2020]
     assert cfg.catalog.provider == "earth-search"
-    assert (cfg.infer.patch_size, cfg.infer.overlap) == (128, 32)
+    assert (cfg.infer.patch_size, cfg.infer.overlap) == (None, None)  # the checkpoint's training patch size
     assert (cfg.season.start, cfg.season.end) == ("07-15", "09-30")
     assert cfg.resolved_cube_store() == "/data/cubes"
 

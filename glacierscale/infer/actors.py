@@ -9,7 +9,7 @@ import numpy as np
 
 from glacierscale.classes import glacier_probability
 from glacierscale.infer.options import InferOptions, forward_fn
-from glacierscale.infer.patches import predict_classes, select_bands, valid_pixels
+from glacierscale.infer.patches import inference_window, predict_classes, select_bands, valid_pixels
 from glacierscale.model.checkpoint import NODATA_CLASS
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def slope_of(data: np.ndarray, bands: list[str]) -> np.ndarray | None:
 class InferenceWorker:
     """Loads a checkpoint once and maps (band, y, x) cubes; wrapped as a Ray actor by ``actor_class``."""
 
-    def __init__(self, checkpoint: str, threads: int, patch: int, overlap: int, batch_size: int,
+    def __init__(self, checkpoint: str, threads: int, patch: int | None, overlap: int | None, batch_size: int,
                  options: InferOptions | None = None, gpu_batch_size: int = 64, optical_required: bool = True) -> None:
         import torch
 
@@ -55,7 +55,7 @@ class InferenceWorker:
         torch.set_num_threads(threads)  # one thread per actor beats two on a small node (DESIGN.md)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.ckpt = load_checkpoint(checkpoint)
-        self.patch, self.overlap = patch, overlap
+        self.patch, self.overlap = inference_window(self.ckpt, patch, overlap)  # None: the training patch size
         # a GPU is fed whole tiles in large batches (patches are cut and blended on the device)
         self.batch_size = max(batch_size, gpu_batch_size) if self.device == "cuda" else batch_size
         self.options = options or InferOptions()
@@ -64,7 +64,7 @@ class InferenceWorker:
         self.forward = forward_fn(self.ckpt.model, self.device, self.options)  # compiled once, on first use
         # one forward on a blank patch now: kernel selection (and torch.compile) is paid before the first tile
         with torch.inference_mode():
-            self.forward(torch.zeros(1, len(self.ckpt.bands), patch, patch, device=self.device))
+            self.forward(torch.zeros(1, len(self.ckpt.bands), self.patch, self.patch, device=self.device))
 
     def bands(self) -> list[str]:
         return list(self.ckpt.bands)

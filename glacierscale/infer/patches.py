@@ -16,6 +16,8 @@ from glacierscale.infer.options import InferOptions, forward_fn
 from glacierscale.model.bands import optional_optical_indices, required_indices
 from glacierscale.model.checkpoint import NODATA_CLASS, Checkpoint
 
+DEFAULT_PATCH = 128  # inference windows of a checkpoint that does not record its training patch size
+
 
 def patch_starts(size: int, patch: int, overlap: int) -> list[int]:
     """Return patch start offsets covering [0, size): stride patch - overlap, the last flush with the end."""
@@ -75,7 +77,14 @@ def valid_pixels(ckpt: Checkpoint, data: np.ndarray, *, optical_required: bool =
     return np.asarray(np.isfinite(data[required_indices(ckpt.bands)]).all(axis=0))
 
 
-def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 128, overlap: int = 32,
+def inference_window(ckpt: Checkpoint, patch: int | None = None, overlap: int | None = None) -> tuple[int, int]:
+    """Return the (patch, overlap) inference windows use: by default the patch size the checkpoint was trained on
+    (128 px for a checkpoint that does not say), overlapping by a quarter of it."""
+    size = patch if patch is not None else (ckpt.patch_size or DEFAULT_PATCH)
+    return size, overlap if overlap is not None else size // 4
+
+
+def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int | None = None, overlap: int | None = None,
                           batch_size: int = 8, device: str = "cpu", temperature: float | None = None,
                           logits_out: bool = False, forward: Callable[[Any], Any] | None = None,
                           blend_on_device: bool | None = None) -> np.ndarray:
@@ -84,11 +93,13 @@ def predict_probabilities(ckpt: Checkpoint, data: np.ndarray, *, patch: int = 12
     Probabilities use the checkpoint's calibrated temperature unless ``temperature`` is given; with
     ``logits_out`` the blended logits are returned instead (for calibration). ``forward`` runs the network
     on a batch (``glacierscale.infer.options.forward_fn``: bf16, channels-last, torch.compile); by default
-    the checkpoint's model in fp32 on ``device``. On an accelerator (or with ``blend_on_device``) the tile is
+    the checkpoint's model in fp32 on ``device``. Windows default to ``inference_window`` (the training patch
+    size, a quarter of it overlapping). On an accelerator (or with ``blend_on_device``) the tile is
     uploaded once and patches are cut, softmaxed and blended on the device, with one copy back per tile: host
     round trips per patch batch would otherwise cost most of a GPU's time.
     """
     t = ckpt.temperature if temperature is None else temperature
+    patch, overlap = inference_window(ckpt, patch, overlap)
     import torch
 
     if data.ndim != 3 or data.shape[0] != len(ckpt.bands):

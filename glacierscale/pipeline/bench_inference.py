@@ -120,15 +120,18 @@ def bench_inference(workdir: Path, *, threads: int = 1, quick: bool = False, til
     infer_s = [r.seconds["infer"] for r in warm_records.values() if "infer" in r.seconds]
     pipeline_px_s = warm.seconds["pixels"] / warm.seconds["stream"]
     ckpt = load_checkpoint(cfg.model.checkpoint)
-    flops_px = model_flops_per_pixel(ckpt, cfg.infer.patch_size)
+    from glacierscale.infer.patches import inference_window
+
+    patch, overlap = inference_window(ckpt, cfg.infer.patch_size, cfg.infer.overlap)
+    flops_px = model_flops_per_pixel(ckpt, patch)
     import torch
 
     torch.set_num_threads(threads)
     peak = matmul_flops_per_s()
     model_px_s = pixels / model_s
-    stride = cfg.infer.patch_size - cfg.infer.overlap
-    n_side = int(np.ceil((tile_px - cfg.infer.patch_size) / stride)) + 1
-    net_px_per_tile_px = (n_side * cfg.infer.patch_size) ** 2 / tile_px**2  # overlapping patches
+    stride = patch - overlap
+    n_side = int(np.ceil((tile_px - patch) / stride)) + 1
+    net_px_per_tile_px = (n_side * patch) ** 2 / tile_px**2  # overlapping patches
     return {
         "unit_years": len(cold_records), "tile_px": tile_px, "pixels": pixels,
         "model_px_per_s": model_px_s, "pipeline_px_per_s": pipeline_px_s, "efficiency": pipeline_px_s / model_px_s,

@@ -95,6 +95,12 @@ def check_checkpoint(cfg: RunConfig, provider: Any) -> str:
         raise CheckpointMismatchError(f"infer.map_under_clouds: checkpoint {ckpt.path} was not trained to map without "
                                       f"optical data (its optional groups: {list(ckpt.optional_groups) or 'none'}); "
                                       "turn the option off or use a checkpoint trained with optical dropout")
+    from glacierscale.infer.patches import inference_window
+
+    patch, overlap = inference_window(ckpt, cfg.infer.patch_size, cfg.infer.overlap)
+    if overlap * 2 >= patch:
+        raise ConfigError(f"infer.overlap: {overlap} px must be less than half of the inference window, {patch} px "
+                         f"({'infer.patch_size' if cfg.infer.patch_size else f'the patch size {ckpt.path} was trained on'})")
     return str(ckpt.path)
 
 

@@ -337,8 +337,7 @@ def validate(model: Any, out: Path, bands: list[str], mean: np.ndarray, std: np.
     ckpt = load_checkpoint(out)
     pooled, per_region = IoUCounter(), dict[str, IoUCounter]()
     for s in val_set:
-        classes, _ = predict_classes(ckpt, select_bands(ckpt, s.data, list(s.bands) or bands), patch=cfg.patch_size,
-                                     overlap=32)
+        classes, _ = predict_classes(ckpt, select_bands(ckpt, s.data, list(s.bands) or bands), patch=cfg.patch_size)
         # outline labels score glacier against the rest (their clean/debris/water IoUs mean nothing)
         labels = np.where(s.labels == GLACIER_LABEL, 1, np.where(s.labels == NOT_GLACIER_LABEL, 0, s.labels))
         pooled.add(classes, labels)

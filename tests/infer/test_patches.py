@@ -10,7 +10,13 @@ import pytest
 import torch
 from torch import nn
 
-from glacierscale.infer.patches import blend_weights, classify, patch_starts, predict_probabilities
+from glacierscale.infer.patches import (
+    blend_weights,
+    classify,
+    inference_window,
+    patch_starts,
+    predict_probabilities,
+)
 from glacierscale.model.checkpoint import CLASSES, NODATA_CLASS, Checkpoint
 
 PATCH, OVERLAP = 128, 32
@@ -168,3 +174,16 @@ def test_a_band_mismatch_is_a_value_error_not_a_missing_file() -> None:
         select_bands(ckpt, cube, ["B0", "X"])
     assert str(info.value) == "checkpoint dummy expects bands ['B0', 'B1'] but the cube has ['B0', 'X'] (missing ['B1'])"
     assert isinstance(info.value, ValueError) and isinstance(info.value, CheckpointError)
+
+
+def test_windows_default_to_the_patch_size_the_checkpoint_was_trained_on() -> None:
+    model = ConstantLogits([0.0, 1.0, 0.0, 0.0])
+    trained_192 = Checkpoint(Path("dummy"), model, ["B0", "B1"], np.zeros(2, np.float32), np.ones(2, np.float32),
+                             list(CLASSES), "0" * 16, {"patch_size": 192})
+    assert inference_window(trained_192) == (192, 48)  # a quarter of the window overlaps
+    assert inference_window(trained_192, overlap=16) == (192, 16)
+    assert inference_window(trained_192, 64, 16) == (64, 16)  # the run config's choice wins
+    assert inference_window(checkpoint(model)) == (128, 32)  # a checkpoint that does not say
+    predict_probabilities(trained_192, np.zeros((2, 384, 384), np.float32))
+    assert {shape[-2:] for shape in model.calls} == {(192, 192)}
+    assert sum(shape[0] for shape in model.calls) == 9  # starts 0, 144, 192 on each axis

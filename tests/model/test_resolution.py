@@ -52,7 +52,8 @@ def test_run_check_refuses_the_shipped_checkpoint_on_a_10m_grid() -> None:
     from glacierscale.pipeline.context import check_checkpoint
 
     cfg = SimpleNamespace(model=SimpleNamespace(checkpoint=str(default_checkpoint_path())),
-                          grid=SimpleNamespace(resolution=10.0), infer=SimpleNamespace(map_under_clouds=False))
+                          grid=SimpleNamespace(resolution=10.0), infer=SimpleNamespace(map_under_clouds=False, patch_size=None,
+                                                                                  overlap=None))
     with pytest.raises(CheckpointMismatchError, match="20 m grid"):
         check_checkpoint(cfg, load_provider("local"))  # type: ignore[arg-type]
     cfg.grid.resolution = 20.0
@@ -64,9 +65,26 @@ def test_mapping_under_clouds_needs_a_checkpoint_trained_without_optical_data(ck
     from glacierscale.pipeline.context import check_checkpoint
 
     cfg = SimpleNamespace(model=SimpleNamespace(checkpoint=str(ckpt20.path)),  # type: ignore[attr-defined]
-                          grid=SimpleNamespace(resolution=20.0), infer=SimpleNamespace(map_under_clouds=True))
+                          grid=SimpleNamespace(resolution=20.0), infer=SimpleNamespace(map_under_clouds=True, patch_size=None,
+                                                                                  overlap=None))
     with pytest.raises(CheckpointMismatchError) as err:
         check_checkpoint(cfg, load_provider("local"))  # type: ignore[arg-type]
     assert "infer.map_under_clouds" in str(err.value) and "optional groups: none" in str(err.value)
     cfg.model.checkpoint = str(default_checkpoint_path())  # the shipped model was trained with optical dropout
     assert check_checkpoint(cfg, load_provider("local")).endswith("default")  # type: ignore[arg-type]
+
+
+def test_an_overlap_too_wide_for_the_checkpoints_patch_is_refused_before_the_run(ckpt20: object) -> None:
+    from glacierscale.catalog.provider import load_provider
+    from glacierscale.errors import ConfigError
+    from glacierscale.pipeline.context import check_checkpoint
+
+    cfg = SimpleNamespace(model=SimpleNamespace(checkpoint=str(ckpt20.path)),  # type: ignore[attr-defined]
+                          grid=SimpleNamespace(resolution=20.0),
+                          infer=SimpleNamespace(map_under_clouds=False, patch_size=None, overlap=64))
+    with pytest.raises(ConfigError) as err:
+        check_checkpoint(cfg, load_provider("local"))  # type: ignore[arg-type]
+    assert "infer.overlap: 64 px must be less than half of the inference window, 128 px" in str(err.value)
+    assert "the patch size" in str(err.value) and "was trained on" in str(err.value)
+    cfg.infer.overlap = 63
+    assert check_checkpoint(cfg, load_provider("local")) == str(ckpt20.path)  # type: ignore[attr-defined]
