@@ -45,7 +45,10 @@ def _worker_loop(config: dict[str, Any]) -> None:
     torch.set_num_threads(config["threads"])
     settings = StepSettings(**config["settings"])
     torch.manual_seed(settings.seed)  # the same initial weights on every worker (DDP also broadcasts rank 0's)
-    model = prepare_model(ViTUNet(ModelSpec.from_dict(config["spec"])))
+    net = ViTUNet(ModelSpec.from_dict(config["spec"]))
+    if config.get("init_state") is not None:  # fine-tuning: every worker starts from the given weights
+        net.load_state_dict(ray.get(config["init_state"]))
+    model = prepare_model(net)
     samples = shard(ray.get(config["samples"]), rank, world)
     batches = PatchBatches(samples, config["bands"], np.asarray(config["mean"]), np.asarray(config["std"]), settings,
                            np.random.default_rng([settings.seed, rank]))
@@ -67,10 +70,11 @@ def _worker_loop(config: dict[str, Any]) -> None:
 
 def fit_distributed(spec: Any, samples: list[Sample], bands: list[str], mean: np.ndarray, std: np.ndarray,
                     settings: StepSettings, *, workers: int, threads: int, storage: Path, use_gpu: bool = False,
-                    ) -> tuple[dict[str, Any], list[float]]:
+                    init_state: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[float]]:
     """Train on ``workers`` Ray Train workers; return (state dict of the trained network, loss per step).
 
     ``settings.batch_size`` is the global batch; each worker draws ``batch_size / workers`` patches a step.
+    ``init_state`` (a state dict) is where every worker starts (fine-tuning); None: fresh weights.
     Ray must be initialised (a local Ray or a cluster).
     """
     import ray
@@ -80,7 +84,8 @@ def fit_distributed(spec: Any, samples: list[Sample], bands: list[str], mean: np
 
     per_worker = StepSettings(**{**asdict(settings), "batch_size": max(1, settings.batch_size // workers)})
     config = {"spec": spec.to_dict(), "samples": ray.put(samples), "bands": list(bands), "mean": mean.tolist(),
-              "std": std.tolist(), "settings": asdict(per_worker), "threads": threads}
+              "std": std.tolist(), "settings": asdict(per_worker), "threads": threads,
+              "init_state": ray.put(init_state) if init_state is not None else None}
     cpus = float(ray.cluster_resources().get("CPU", workers))
     trainer = TorchTrainer(
         _worker_loop, train_loop_config=config,

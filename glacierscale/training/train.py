@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from glacierscale.classes import CLASSES
 from glacierscale.config import build_model, load_yaml
-from glacierscale.model.checkpoint import save_checkpoint
+from glacierscale.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from glacierscale.simulate import RegionSpec
 from glacierscale.simulate.region import CLASSIC_DEBRIS, ignores_debris_probability
 from glacierscale.training.data import Sample, align_bands, band_statistics, data_hash, region_samples
@@ -101,14 +101,17 @@ class TrainConfig(BaseModel):
     blind_share: float = Field(0.0, ge=0.0, le=1.0)
     # decay of an exponential moving average of the weights that the checkpoint carries (0: the last weights)
     ema: float = Field(0.0, ge=0.0, lt=1.0)
+    # a checkpoint to start from (fine-tuning, e.g. the shipped one on your own catalogs or larger patches): its
+    # weights, bands and band normalisation are kept; the model width and elevation mode must match this config
+    init: str | None = None
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
     """Load a training config; ``out``, ``workdir`` and real input paths are relative to its folder."""
     cfg = build_model(TrainConfig, load_yaml(path), str(path))
     base = Path(path).resolve().parent
-    updates: dict[str, Any] = {k: str((base / getattr(cfg, k)).resolve()) for k in ("out", "workdir")
-                               if not Path(getattr(cfg, k)).is_absolute()}
+    updates: dict[str, Any] = {k: str((base / getattr(cfg, k)).resolve()) for k in ("out", "workdir", "init")
+                               if getattr(cfg, k) is not None and not Path(getattr(cfg, k)).is_absolute()}
 
     def resolve(p: str) -> str:
         year, sep, file = p.rpartition("=") if "=" in p else ("", "", p)
@@ -219,6 +222,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
+    start = starting_point(cfg) if cfg.init else None  # before the data: a misfit is refused at once
     t0 = time.perf_counter()
     samples = [only_groups(s, cfg.groups) for s in load_samples(cfg, progress=progress)]
     if cfg.relative_elevation:  # before the band statistics: the model reads elevation as normalise() gives it
@@ -233,21 +237,26 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     bands = list(samples[0].bands) or cube_bands(load_provider("local"))
     mean, std = band_statistics(train_set)
     spec = ModelSpec.for_bands(bands, stem_width=cfg.stem_width, n_classes=len(CLASSES))
+    if start is not None:  # the weights read inputs normalised as they were trained on
+        check_fits(cfg, start, spec, bands)
+        mean, std = start.mean, start.std
     settings = StepSettings(steps=cfg.steps, batch_size=cfg.batch_size, patch_size=cfg.patch_size, lr=cfg.lr,
                             seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout), randomise=cfg.randomise,
                             optical_clouds=cfg.optical_clouds, clip_grad_norm=cfg.clip_grad_norm,
                             blind_share=cfg.blind_share, ema=cfg.ema)
     t0 = time.perf_counter()
     if cfg.workers > 1:
-        model, losses = _fit_on_ray(cfg, spec, train_set, bands, mean, std, settings)
+        model, losses = _fit_on_ray(cfg, spec, train_set, bands, mean, std, settings, start)
     else:
-        model, losses = _fit_here(spec, train_set, bands, mean, std, settings, progress)
+        model, losses = _fit_here(spec, train_set, bands, mean, std, settings, progress, start)
     train_s = time.perf_counter() - t0
     out = Path(cfg.out)
     optional = sorted({g for g, p in cfg.sensor_dropout.items() if p > 0 and g in GROUPS and g in cfg.groups}
                       | ({"optical"} if cfg.optical_clouds > 0 else set()))
     summary: dict[str, Any] = {"steps": cfg.steps, "workers": cfg.workers, "train_seconds": round(train_s, 1),
-                               "data_seconds": round(data_s, 1), "loss_first20": float(np.mean(losses[:20])),
+                               "data_seconds": round(data_s, 1),
+                               "init_model_hash": start.model_hash if start is not None else None,
+                               "loss_first20": float(np.mean(losses[:20])),
                                "loss_last20": float(np.mean(losses[-20:])),
                                "regions": {"train": sorted({s.region for s in train_set}),
                                            "validation": sorted({s.region for s in val_set})}}
@@ -273,14 +282,47 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     return summary
 
 
+def starting_point(cfg: TrainConfig) -> Checkpoint:
+    """Load ``cfg.init``, the checkpoint to fine-tune; refuse one whose classes or elevation mode differ."""
+    ckpt = load_checkpoint(str(cfg.init))
+    problems = []
+    if ckpt.classes != list(CLASSES):
+        problems.append(f"its classes {ckpt.classes} are not {list(CLASSES)}")
+    if ckpt.relative_elevation != cfg.relative_elevation:
+        problems.append(f"it reads {'relative' if ckpt.relative_elevation else 'absolute'} elevation and this "
+                        f"config sets relative_elevation: {str(cfg.relative_elevation).lower()}")
+    _refuse(cfg, problems)
+    return ckpt
+
+
+def check_fits(cfg: TrainConfig, start: Checkpoint, spec: Any, bands: list[str]) -> None:
+    """Refuse a starting checkpoint whose bands or network differ from what this config trains."""
+    problems = []
+    if start.bands != bands:
+        problems.append(f"its bands {start.bands} are not the training data's {bands}")
+    if start.model.spec.to_dict() != spec.to_dict():
+        problems.append(f"its model ({start.model.spec.to_dict()}) is not this config's (stem_width "
+                        f"{cfg.stem_width}: {spec.to_dict()})")
+    _refuse(cfg, problems)
+
+
+def _refuse(cfg: TrainConfig, problems: list[str]) -> None:
+    if problems:
+        from glacierscale.errors import ConfigError
+
+        raise ConfigError(f"init: {cfg.init}: " + "; ".join(problems))
+
+
 def _fit_here(spec: Any, train_set: list[Sample], bands: list[str], mean: np.ndarray, std: np.ndarray,
-              settings: Any, progress: bool) -> tuple[Any, list[float]]:
+              settings: Any, progress: bool, start: Checkpoint | None = None) -> tuple[Any, list[float]]:
     from rich.progress import Progress
 
     from glacierscale.model.vitunet import ViTUNet
     from glacierscale.training.steps import PatchBatches, fit_steps
 
     model = ViTUNet(spec)
+    if start is not None:
+        model.load_state_dict(start.model.state_dict())
     batches = PatchBatches(train_set, bands, mean, std, settings, np.random.default_rng(settings.seed))
     recent: list[float] = []
     with Progress(disable=not progress) as bar:
@@ -295,7 +337,7 @@ def _fit_here(spec: Any, train_set: list[Sample], bands: list[str], mean: np.nda
 
 
 def _fit_on_ray(cfg: TrainConfig, spec: Any, train_set: list[Sample], bands: list[str], mean: np.ndarray,
-                std: np.ndarray, settings: Any) -> tuple[Any, list[float]]:
+                std: np.ndarray, settings: Any, start: Checkpoint | None = None) -> tuple[Any, list[float]]:
     import logging
     import os
 
@@ -315,7 +357,8 @@ def _fit_on_ray(cfg: TrainConfig, spec: Any, train_set: list[Sample], bands: lis
     try:
         state, losses = fit_distributed(spec, train_set, bands, mean, std, settings, workers=cfg.workers,
                                         threads=max(1, cfg.threads // cfg.workers),
-                                        storage=Path(cfg.workdir) / "ray-train")
+                                        storage=Path(cfg.workdir) / "ray-train",
+                                        init_state=start.model.state_dict() if start is not None else None)
     finally:
         if started:
             ray.shutdown()
@@ -328,7 +371,6 @@ def validate(model: Any, out: Path, bands: list[str], mean: np.ndarray, std: np.
              cfg: TrainConfig, optional: list[str]) -> dict[str, Any]:
     """Return IoU on the held-out regions: pooled over them and per region."""
     from glacierscale.infer.patches import predict_classes, select_bands
-    from glacierscale.model.checkpoint import load_checkpoint
     from glacierscale.training.evaluate import IoUCounter
     from glacierscale.training.sources import GLACIER_LABEL, NOT_GLACIER_LABEL
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from glacierscale.errors import ConfigError
+from glacierscale.errors import CheckpointError, ConfigError
 from glacierscale.training.train import load_train_config, region_spec, train
 
 CONFIG = """
@@ -102,3 +102,35 @@ def test_groups_select_the_bands_a_model_reads(tmp_path: Path) -> None:
     path.write_text(CONFIG + "groups: [sar, dem]\n")
     with pytest.raises(ConfigError, match=r"groups \['sar', 'dem'\]: choose from optical, sar, thermal, dem"):
         load_train_config(path)
+
+
+def test_init_fine_tunes_from_a_checkpoint_and_refuses_one_that_does_not_fit(tmp_path: Path) -> None:
+    import torch
+
+    from glacierscale.model.checkpoint import load_checkpoint
+
+    small = CONFIG.split("  - {name: real")[0] + "validation: [b]\n"
+    (tmp_path / "first.yaml").write_text(small)
+    train(load_train_config(tmp_path / "first.yaml"), progress=False)
+    first = load_checkpoint(tmp_path / "ckpt")
+    # lr 0: the fine-tuned weights are the starting weights, so they were loaded (not drawn afresh)
+    (tmp_path / "tune.yaml").write_text(small.replace("out: ckpt", "out: tuned\ninit: ckpt\nlr: 0.0")
+                                        .replace("patch_size: 64", "patch_size: 96"))
+    summary = train(load_train_config(tmp_path / "tune.yaml"), progress=False)
+    tuned = load_checkpoint(tmp_path / "tuned")
+    assert summary["init_model_hash"] == first.model_hash
+    assert json.loads((tmp_path / "tuned" / "config.json").read_text())["training"]["init_model_hash"] == first.model_hash
+    assert tuned.patch_size == 96 and tuned.mean.tolist() == first.mean.tolist()
+    for (name, a), (_, b) in zip(first.model.named_parameters(), tuned.model.named_parameters(), strict=True):
+        assert torch.equal(a, b), name
+    # a checkpoint of another width, or one that reads elevation differently, is refused before training
+    (tmp_path / "wide.yaml").write_text(small.replace("out: ckpt", "out: wide\ninit: ckpt\nstem_width: 16"))
+    with pytest.raises(ConfigError, match=r"init: .*ckpt: its model .* is not this config's \(stem_width 16"):
+        train(load_train_config(tmp_path / "wide.yaml"), progress=False)
+    (tmp_path / "rel.yaml").write_text(small.replace("out: ckpt", "out: rel\ninit: ckpt\nrelative_elevation: true"))
+    with pytest.raises(ConfigError, match=r"it reads absolute elevation and this config sets relative_elevation: true"):
+        train(load_train_config(tmp_path / "rel.yaml"), progress=False)
+    assert not (tmp_path / "wide").exists() and not (tmp_path / "rel").exists()
+    (tmp_path / "gone.yaml").write_text(small.replace("out: ckpt", "out: gone\ninit: nowhere"))
+    with pytest.raises(CheckpointError, match=r"nowhere does not exist"):
+        train(load_train_config(tmp_path / "gone.yaml"), progress=False)
