@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workdir", help="cube cache folder (default: the config's workdir, else ./train-work)")
     p.add_argument("--steps", type=int, help="override the number of optimisation steps")
     p.add_argument("--out", help="override the checkpoint directory")
+    p.add_argument("--init", metavar="CHECKPOINT", help="start from this checkpoint's weights (fine-tuning), e.g. "
+                   "glacierscale/checkpoints/default on your own --catalog and --inventory; without a config its "
+                   "model width and elevation mode are taken too")
     p.add_argument("--workers", type=int, help="Ray Train workers (override the config's workers; 1 = this process)")
     p.add_argument("--groups", help="comma list of the sensor groups the model reads (override the config's "
                    "groups), e.g. `optical` for the optical-only model `evaluate --versus` compares with")
@@ -101,4 +104,12 @@ def _config(args: argparse.Namespace) -> Any:
     assert cfg is not None  # a config or the flags (checked above)
     if args.workdir:
         cfg = cfg.model_copy(update={"workdir": str(Path(args.workdir).resolve())})
+    if args.init:
+        init: dict[str, object] = {"init": str(Path(args.init).resolve())}
+        if not args.config:  # the flags alone: train the network the checkpoint is
+            from glacierscale.model.checkpoint import load_checkpoint
+
+            start = load_checkpoint(args.init)
+            init |= {"relative_elevation": start.relative_elevation, "stem_width": start.model.spec.stem_width}
+        cfg = cfg.model_copy(update=init)
     return cfg

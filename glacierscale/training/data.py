@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
@@ -141,19 +142,25 @@ def _covered(bounds: tuple[float, float, float, float], epsg: int, meta: dict[st
     return w * h > 0.5 * (bounds[2] - bounds[0]) * (bounds[3] - bounds[1])
 
 
-def align_bands(samples: list[Sample]) -> list[Sample]:
+def align_bands(samples: list[Sample], to: Sequence[str] | None = None) -> list[Sample]:
     """Return the samples on one band list: every band any sample has, in sensor-group order (a band a
     sample's catalog does not deliver is NaN there, as a missing sensor is in a cube). Unchanged when all agree.
+    ``to``: that band list instead (a checkpoint's, to fine-tune it); it must hold every band of the samples.
     """
     from dataclasses import replace
 
     from glacierscale.model.bands import GROUPS
 
-    if len({s.bands for s in samples}) <= 1:
+    if {s.bands for s in samples} <= ({tuple(to)} if to is not None else {s.bands for s in samples[:1]}):
         return samples
     have = {b for s in samples for b in s.bands}
-    order = [b for g in GROUPS.values() for b in g if b in have]
-    order += sorted(have - set(order))
+    if to is not None:
+        order = list(to)
+        if not have <= set(order):
+            raise ValueError(f"bands {sorted(have - set(order))} are not among {order}")
+    else:
+        order = [b for g in GROUPS.values() for b in g if b in have]
+        order += sorted(have - set(order))
     out = []
     for s in samples:
         data = np.full((len(order), *s.labels.shape), np.nan, np.float32)

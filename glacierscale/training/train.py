@@ -231,6 +231,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         from glacierscale.model.bands import relative_elevation
 
         samples = [replace(s, data=relative_elevation(s.data, list(s.bands))) for s in samples]
+    if start is not None:  # the checkpoint's band list (a band the data lacks is NaN, as a missing sensor)
+        samples = onto_bands_of(cfg, start, samples)
     data_s = time.perf_counter() - t0
     train_set = [s for s in samples if s.region not in cfg.validation]
     val_set = [s for s in samples if s.region in cfg.validation]
@@ -295,10 +297,28 @@ def starting_point(cfg: TrainConfig) -> Checkpoint:
     return ckpt
 
 
+def onto_bands_of(cfg: TrainConfig, start: Checkpoint, samples: list[Sample]) -> list[Sample]:
+    """Return the samples on the starting checkpoint's bands; refuse data with a band it does not read or
+    without one it cannot do without (optical, or a group it was not trained to miss)."""
+    from dataclasses import replace
+
+    from glacierscale.catalog.provider import load_provider
+    from glacierscale.cube.assemble import cube_bands
+
+    default = tuple(cube_bands(load_provider("local")))
+    samples = [s if s.bands else replace(s, bands=default) for s in samples]
+    have = sorted({b for s in samples for b in s.bands})
+    extra = sorted(set(have) - set(start.bands))
+    lacking = sorted({b for s in samples for b in start.absent_bands(list(s.bands))})
+    _refuse(cfg, ([f"the training data has bands {extra} that it does not read"] if extra else [])
+            + ([f"the training data lacks {lacking}, which it cannot do without"] if lacking else []))
+    return align_bands(samples, to=start.bands)
+
+
 def check_fits(cfg: TrainConfig, start: Checkpoint, spec: Any, bands: list[str]) -> None:
-    """Refuse a starting checkpoint whose bands or network differ from what this config trains."""
+    """Refuse a starting checkpoint whose network differs from what this config trains."""
     problems = []
-    if start.bands != bands:
+    if start.bands != bands:  # onto_bands_of put the data on its bands
         problems.append(f"its bands {start.bands} are not the training data's {bands}")
     if start.model.spec.to_dict() != spec.to_dict():
         problems.append(f"its model ({start.model.spec.to_dict()}) is not this config's (stem_width "

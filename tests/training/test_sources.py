@@ -111,6 +111,10 @@ catalogs:
     assert record["split"]["train"] == ["catalog-1"]
     losses = np.loadtxt(out / "loss.csv", skiprows=1)
     assert len(losses) == 16 and losses[-4:].mean() < losses[:4].mean()
+    # fine-tuning it on the same catalog (`--init`) starts from its weights, on the cached cubes
+    assert main(["train", str(config), "--init", str(out), "--out", str(tmp_path / "tuned"), "--steps", "4"]) == 0
+    tuned = json.loads((tmp_path / "tuned" / "config.json").read_text())["training"]
+    assert tuned["init_model_hash"] == ckpt.model_hash and tuned["steps"] == 4
 
 
 def test_bad_catalog_sources_name_the_input(scene_set: SceneSet, tmp_path: Path,
