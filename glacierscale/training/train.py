@@ -23,6 +23,7 @@ from glacierscale.model.checkpoint import Checkpoint, load_checkpoint, save_chec
 from glacierscale.simulate import RegionSpec
 from glacierscale.simulate.region import CLASSIC_DEBRIS, ignores_debris_probability
 from glacierscale.training.data import Sample, align_bands, band_statistics, data_hash, region_samples
+from glacierscale.training.finetune import check_fits, onto_bands_of, starting_point
 from glacierscale.training.sources import CatalogSource
 
 SENSORS = ("s2", "s1", "landsat", "dem")
@@ -222,7 +223,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    start = starting_point(cfg) if cfg.init else None  # before the data: a misfit is refused at once
+    # the checkpoint to fine-tune, loaded before the data is made: a misfit is refused at once
+    start = starting_point(cfg.init, cfg.relative_elevation) if cfg.init else None
     t0 = time.perf_counter()
     samples = [only_groups(s, cfg.groups) for s in load_samples(cfg, progress=progress)]
     if cfg.relative_elevation:  # before the band statistics: the model reads elevation as normalise() gives it
@@ -232,7 +234,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
 
         samples = [replace(s, data=relative_elevation(s.data, list(s.bands))) for s in samples]
     if start is not None:  # the checkpoint's band list (a band the data lacks is NaN, as a missing sensor)
-        samples = onto_bands_of(cfg, start, samples)
+        samples = onto_bands_of(str(cfg.init), start, samples)
     data_s = time.perf_counter() - t0
     train_set = [s for s in samples if s.region not in cfg.validation]
     val_set = [s for s in samples if s.region in cfg.validation]
@@ -240,7 +242,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     mean, std = band_statistics(train_set)
     spec = ModelSpec.for_bands(bands, stem_width=cfg.stem_width, n_classes=len(CLASSES))
     if start is not None:  # the weights read inputs normalised as they were trained on
-        check_fits(cfg, start, spec, bands)
+        check_fits(str(cfg.init), start, spec, bands, cfg.stem_width)
         mean, std = start.mean, start.std
     settings = StepSettings(steps=cfg.steps, batch_size=cfg.batch_size, patch_size=cfg.patch_size, lr=cfg.lr,
                             seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout), randomise=cfg.randomise,
@@ -282,55 +284,6 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
 
     training_curve(np.asarray(losses), out / "training-curve.png")
     return summary
-
-
-def starting_point(cfg: TrainConfig) -> Checkpoint:
-    """Load ``cfg.init``, the checkpoint to fine-tune; refuse one whose classes or elevation mode differ."""
-    ckpt = load_checkpoint(str(cfg.init))
-    problems = []
-    if ckpt.classes != list(CLASSES):
-        problems.append(f"its classes {ckpt.classes} are not {list(CLASSES)}")
-    if ckpt.relative_elevation != cfg.relative_elevation:
-        problems.append(f"it reads {'relative' if ckpt.relative_elevation else 'absolute'} elevation and this "
-                        f"config sets relative_elevation: {str(cfg.relative_elevation).lower()}")
-    _refuse(cfg, problems)
-    return ckpt
-
-
-def onto_bands_of(cfg: TrainConfig, start: Checkpoint, samples: list[Sample]) -> list[Sample]:
-    """Return the samples on the starting checkpoint's bands; refuse data with a band it does not read or
-    without one it cannot do without (optical, or a group it was not trained to miss)."""
-    from dataclasses import replace
-
-    from glacierscale.catalog.provider import load_provider
-    from glacierscale.cube.assemble import cube_bands
-
-    default = tuple(cube_bands(load_provider("local")))
-    samples = [s if s.bands else replace(s, bands=default) for s in samples]
-    have = sorted({b for s in samples for b in s.bands})
-    extra = sorted(set(have) - set(start.bands))
-    lacking = sorted({b for s in samples for b in start.absent_bands(list(s.bands))})
-    _refuse(cfg, ([f"the training data has bands {extra} that it does not read"] if extra else [])
-            + ([f"the training data lacks {lacking}, which it cannot do without"] if lacking else []))
-    return align_bands(samples, to=start.bands)
-
-
-def check_fits(cfg: TrainConfig, start: Checkpoint, spec: Any, bands: list[str]) -> None:
-    """Refuse a starting checkpoint whose network differs from what this config trains."""
-    problems = []
-    if start.bands != bands:  # onto_bands_of put the data on its bands
-        problems.append(f"its bands {start.bands} are not the training data's {bands}")
-    if start.model.spec.to_dict() != spec.to_dict():
-        problems.append(f"its model ({start.model.spec.to_dict()}) is not this config's (stem_width "
-                        f"{cfg.stem_width}: {spec.to_dict()})")
-    _refuse(cfg, problems)
-
-
-def _refuse(cfg: TrainConfig, problems: list[str]) -> None:
-    if problems:
-        from glacierscale.errors import ConfigError
-
-        raise ConfigError(f"init: {cfg.init}: " + "; ".join(problems))
 
 
 def _fit_here(spec: Any, train_set: list[Sample], bands: list[str], mean: np.ndarray, std: np.ndarray,

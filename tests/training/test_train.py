@@ -136,21 +136,21 @@ def test_init_fine_tunes_from_a_checkpoint_and_refuses_one_that_does_not_fit(tmp
     import numpy as np
 
     from glacierscale.training.data import Sample
-    from glacierscale.training.train import onto_bands_of
+    from glacierscale.training.finetune import onto_bands_of
 
     cfg = load_train_config(tmp_path / "tune.yaml")
     no_sar = tuple(b for b in first.bands if b not in ("VV", "VH", "COH"))
     data = np.ones((len(no_sar), 8, 8), np.float32)
-    (aligned,) = onto_bands_of(cfg, first, [Sample("r", 2022, data, np.zeros((8, 8), np.uint8), no_sar)])
+    (aligned,) = onto_bands_of(str(cfg.init), first, [Sample("r", 2022, data, np.zeros((8, 8), np.uint8), no_sar)])
     assert aligned.bands == tuple(first.bands) and np.isnan(aligned.data[first.bands.index("VV")]).all()
     assert (aligned.data[first.bands.index("B11")] == 1).all()
     extra = Sample("r", 2022, np.ones((len(no_sar) + 1, 8, 8), np.float32), np.zeros((8, 8), np.uint8),
                    (*no_sar, "NDVI"))
     with pytest.raises(ConfigError, match=r"the training data has bands \['NDVI'\] that it does not read"):
-        onto_bands_of(cfg, first, [extra])
+        onto_bands_of(str(cfg.init), first, [extra])
     no_swir = tuple(b for b in no_sar if b != "B11")
     with pytest.raises(ConfigError, match=r"the training data lacks \['B11'\], which it cannot do without"):
-        onto_bands_of(cfg, first, [Sample("r", 2022, data[1:], np.zeros((8, 8), np.uint8), no_swir)])
+        onto_bands_of(str(cfg.init), first, [Sample("r", 2022, data[1:], np.zeros((8, 8), np.uint8), no_swir)])
     (tmp_path / "gone.yaml").write_text(small.replace("out: ckpt", "out: gone\ninit: nowhere"))
     with pytest.raises(CheckpointError, match=r"nowhere does not exist"):
         train(load_train_config(tmp_path / "gone.yaml"), progress=False)
