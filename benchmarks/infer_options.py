@@ -1,4 +1,4 @@
-"""Inference options on this CPU: eager fp32 vs channels-last, torch.compile and bf16 autocast — measured.
+"""Inference options on this CPU: eager fp32 vs channels-last, torch.compile, bf16 autocast, flips — measured.
 
     .venv/bin/python benchmarks/infer_options.py [--checkpoint default] [--batch 8] [--patch 128]
         [--rounds 5] [--threads 2] [--json]
@@ -39,6 +39,9 @@ def options(model: Any) -> dict[str, Any]:
     out["torch.compile"] = torch.compile(copy.deepcopy(model))
     comp_cl = torch.compile(copy.deepcopy(model).to(memory_format=torch.channels_last))
     out["torch.compile + channels-last"] = lambda x: comp_cl(x.contiguous(memory_format=torch.channels_last))
+    from glacierscale.infer.options import InferOptions, forward_fn
+
+    out["flips (test-time augmentation)"] = forward_fn(model, "cpu", InferOptions(precision="fp32", flips=True))
     return out
 
 

@@ -154,12 +154,15 @@ def main() -> None:
     ap.add_argument("--versus", action="append", default=[], metavar="CHECKPOINT",
                     help="also score a separately trained checkpoint, e.g. the optical-only model of "
                     "`glacierscale train configs/train-default.yaml --groups optical --out train-work/optical-only`")
+    ap.add_argument("--flips", action="store_true", help="map with test-time augmentation (infer.flips: the logits "
+                    "of each window and its three flips averaged)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     names = [n for n in args.regions.split(",") if n]
     unknown = sorted(set(names) - set(REGIONS))
     if unknown:
         ap.error(f"--regions: unknown {unknown}")
+    from glacierscale.infer.options import InferOptions
     from glacierscale.training.evaluate import evaluate
 
     results: dict[str, Any] = {}
@@ -167,7 +170,8 @@ def main() -> None:
         folder = args.workdir / name
         seconds = simulate(name, folder)
         t0 = time.perf_counter()
-        res = evaluate(args.checkpoint or "default", folder, ablation=not args.no_ablation, versus=tuple(args.versus))
+        res = evaluate(args.checkpoint or "default", folder, ablation=not args.no_ablation, versus=tuple(args.versus),
+                       options=InferOptions(precision="fp32", flips=args.flips))
         results[name] = {**res, "simulate_seconds": round(seconds, 1),
                          "evaluate_seconds": round(time.perf_counter() - t0, 1),
                          "clear_optical": round(clear_optical_share(folder), 4)}

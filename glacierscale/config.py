@@ -128,12 +128,17 @@ class InferConfig(_Strict):
         "checkpoint was trained without optical data (optional_groups); counted per glacier as radar_fraction "
         "(docs/products.md); off: they stay nodata and are filled from other years at publish")
 
+    flips: bool = Field(
+        False, description="test-time augmentation: average the logits of each window and its three flips (4x the "
+        "network's work; measured in docs/model.md); products get their own model hash")
+
     def options(self, tiles_per_actor: int = 0) -> InferOptions:
         """Return the inference options the actors apply to ``tiles_per_actor`` unit-years each."""
         from glacierscale.infer.options import InferOptions, compile_pays
 
         compile_ = compile_pays(tiles_per_actor) if self.compile == "auto" else bool(self.compile)
-        return InferOptions(precision=self.precision, channels_last=self.channels_last, compile=compile_)
+        return InferOptions(precision=self.precision, channels_last=self.channels_last, compile=compile_,
+                            flips=self.flips)
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> InferConfig:

@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--map-under-clouds", action="store_true", default=None,
                    help="map pixels no clear optical scene saw from SAR + DEM (config infer.map_under_clouds; "
                         "glacier rows say how much in radar_fraction)")
+    p.add_argument("--flips", action="store_true", default=None,
+                   help="test-time augmentation: average each window with its three flips (config infer.flips; 4x "
+                        "the network's work)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_command)
     u = sub.add_parser("update", help="process what the archive lacks (new years, new regions, gaps); a rerun is a no-op",
@@ -85,7 +88,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     cfg = load_run_config(args.config, {"catalog": args.catalog, "inventory": args.inventory,
                                         "years": args.years, "archive": args.archive, "regions": args.regions,
-                                        "plan": args.plan, "infer.map_under_clouds": args.map_under_clouds})
+                                        "plan": args.plan, "infer.map_under_clouds": args.map_under_clouds,
+                                        "infer.flips": args.flips})
     return _report(run_pipeline(cfg, progress=not args.quiet, retry_failed=args.retry_failed))
 
 

@@ -29,11 +29,13 @@ def compile_pays(tiles_per_actor: int) -> bool:
 @dataclass(frozen=True)
 class InferOptions:
     """``precision``: auto (bf16 on CUDA, fp32 elsewhere), fp32 or bf16 (autocast); ``channels_last`` and
-    ``compile`` (torch.compile, compiled once per process on the first batch)."""
+    ``compile`` (torch.compile, compiled once per process on the first batch); ``flips``: test-time augmentation,
+    the logits averaged over the window as it is and flipped left-right, up-down and both (4 forwards)."""
 
     precision: str = "auto"
     channels_last: bool = False
     compile: bool = False
+    flips: bool = False
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -61,7 +63,7 @@ def forward_fn(model: Any, device: str, options: InferOptions | None = None) -> 
     bf16 = opts.dtype_on(device) == "bf16"
     device_type = device.split(":")[0]
 
-    def run(x: torch.Tensor) -> torch.Tensor:
+    def once(x: torch.Tensor) -> torch.Tensor:
         if opts.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         if bf16:
@@ -69,4 +71,8 @@ def forward_fn(model: Any, device: str, options: InferOptions | None = None) -> 
                 return net(x).float()
         return net(x).float()
 
-    return run
+    def flipped(x: torch.Tensor) -> torch.Tensor:  # each view mapped back before the views are averaged
+        views = [(), (-1,), (-2,), (-2, -1)]
+        return sum((once(x.flip(d)).flip(d) if d else once(x) for d in views), torch.zeros(())) / len(views)
+
+    return flipped if opts.flips else once

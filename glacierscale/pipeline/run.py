@@ -94,6 +94,7 @@ class RunResult:
 
 
 UNDER_CLOUDS_SUFFIX = "+under-clouds"  # the model hash of products mapped with infer.map_under_clouds
+FLIPS_SUFFIX = "+flips"  # ... and of products mapped with infer.flips (test-time augmentation)
 
 
 def _policy(held: dict[Key, TileRecord], model_hash: str, *, update: bool, reprocess_changed: bool,
@@ -137,6 +138,11 @@ def _drive_options(cfg: RunConfig) -> DriveOptions:
                         i.max_restarts, i.max_task_retries)
 
 
+def model_hash_suffix(cfg: RunConfig) -> str:
+    """Return what the run's inference options add to the checkpoint's model hash in the ledger and archive."""
+    return (UNDER_CLOUDS_SUFFIX if cfg.infer.map_under_clouds else "") + (FLIPS_SUFFIX if cfg.infer.flips else "")
+
+
 def _default_factory(cfg: RunConfig, url: str, provider: Any, checkpoint: str, run_id: str,
                      tiles_per_actor: int) -> tuple[StageFunctions, str]:
     from glacierscale.model.checkpoint import load_checkpoint
@@ -144,7 +150,7 @@ def _default_factory(cfg: RunConfig, url: str, provider: Any, checkpoint: str, r
 
     # a run that maps under clouds makes other products from the same weights: its own model hash, so a run
     # without the option redoes them (and the archive says which pixels rest on SAR alone)
-    suffix = UNDER_CLOUDS_SUFFIX if cfg.infer.map_under_clouds else ""
+    suffix = model_hash_suffix(cfg)
     return (default_stages(cfg, url, provider, checkpoint, run_id=run_id, tiles_per_actor=tiles_per_actor),
             load_checkpoint(checkpoint).model_hash + suffix)
 

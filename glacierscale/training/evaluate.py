@@ -16,6 +16,7 @@ import numpy as np
 
 from glacierscale.classes import WATER, glacier_probability, is_glacier
 from glacierscale.errors import InputError
+from glacierscale.infer.options import InferOptions, forward_fn
 from glacierscale.model.bands import GROUPS
 from glacierscale.model.checkpoint import NODATA_CLASS, Checkpoint, load_checkpoint
 
@@ -78,7 +79,8 @@ def _withhold(data: np.ndarray, bands: list[str], groups: tuple[str, ...]) -> np
 
 
 def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, tile_size: int = 384,
-             resolution: float = 20.0, versus: tuple[str | Path, ...] = ()) -> dict[str, Any]:
+             resolution: float = 20.0, versus: tuple[str | Path, ...] = (),
+             options: InferOptions | None = None) -> dict[str, Any]:
     """Return {"iou", "by_region" (IoU per scene set), "truth_pixels" (per scene set and class), "ece": {"before",
     "after"}, "temperature", "pixels", "band_ratio", ["ablation"], ["versus"]}.
 
@@ -88,16 +90,23 @@ def evaluate(checkpoint: str | Path, scenes: Path, *, ablation: bool = False, ti
 
     ``versus`` names separately trained checkpoints (e.g. an optical-only model, ``groups: [optical]`` in its
     training config) evaluated on the same pixels: ``versus[<their groups joined by +>]`` holds their IoU.
+    ``options``: how the network runs (e.g. ``InferOptions(flips=True)``, test-time augmentation); default fp32.
     """
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
-    from glacierscale.infer.patches import classify, predict_probabilities, select_bands, valid_pixels
+    from glacierscale.infer.patches import classify, select_bands, valid_pixels
+    from glacierscale.infer.patches import predict_probabilities as predict
     from glacierscale.training.baseline import RatioBaseline
     from glacierscale.training.calibrate import expected_calibration_error, softmax
     from glacierscale.training.data import scene_samples
 
     ckpt: Checkpoint = load_checkpoint(checkpoint)
     names = cube_bands(load_provider("local"))
+    forward = forward_fn(ckpt.model, "cpu", options or InferOptions(precision="fp32"))
+
+    def predict_probabilities(c: Checkpoint, data: np.ndarray, *, logits_out: bool = False) -> np.ndarray:
+        return predict(c, data, logits_out=logits_out, forward=forward if c is ckpt else None)
+
     counter, probs_before, probs_after, truths = IoUCounter(), [], [], []
     cloud_probs: list[np.ndarray] = []
     cloud_truths: list[np.ndarray] = []

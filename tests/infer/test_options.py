@@ -82,3 +82,32 @@ def test_run_config_carries_the_options_to_the_patch_loop() -> None:
     assert ref.shape == fast.shape == (len(ckpt.classes), 96, 96)
     assert np.abs(fast - ref).max() < 0.1  # probabilities, bf16 inside
     assert (fast.argmax(0) == ref.argmax(0)).mean() > 0.97
+
+
+def test_flips_average_the_four_flipped_views_mapped_back() -> None:
+    x = batch()
+    net = model()
+    with torch.inference_mode():
+        once = forward_fn(net, "cpu")
+        views = [once(x), once(x.flip(-1)).flip(-1), once(x.flip(-2)).flip(-2), once(x.flip(-2, -1)).flip(-2, -1)]
+        got = forward_fn(net, "cpu", InferOptions(flips=True))(x)
+    assert got.shape == views[0].shape and torch.allclose(got, sum(views) / 4, atol=1e-5)
+    assert not torch.allclose(got, views[0], atol=1e-3)  # the network is not flip-invariant: the views differ
+    # a flipped input gives the flipped output: the average is flip-equivariant
+    with torch.inference_mode():
+        mirrored = forward_fn(net, "cpu", InferOptions(flips=True))(x.flip(-1)).flip(-1)
+    assert torch.allclose(mirrored, got, atol=1e-4)
+    assert InferConfig(flips=True).options().flips and not InferConfig().options().flips
+
+
+def test_flipped_products_carry_their_own_model_hash() -> None:
+    from types import SimpleNamespace
+
+    from glacierscale.pipeline.run import model_hash_suffix
+
+    def cfg(**infer: bool) -> object:
+        return SimpleNamespace(infer=SimpleNamespace(**{"map_under_clouds": False, "flips": False, **infer}))
+
+    assert model_hash_suffix(cfg()) == ""  # type: ignore[arg-type]
+    assert model_hash_suffix(cfg(flips=True)) == "+flips"  # type: ignore[arg-type]
+    assert model_hash_suffix(cfg(flips=True, map_under_clouds=True)) == "+under-clouds+flips"  # type: ignore[arg-type]
