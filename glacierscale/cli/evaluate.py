@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--versus", action="append", default=[], metavar="CHECKPOINT",
                    help="also evaluate a separately trained checkpoint on the same pixels, e.g. an optical-only "
                    "model (training config `groups: [optical]`); repeatable")
+    p.add_argument("--flips", action="store_true", help="map with test-time augmentation, as `run --flips` "
+                   "(each window averaged with its three flips; 4x the network's work)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=run)
 
@@ -30,9 +32,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from glacierscale.infer.options import InferOptions
     from glacierscale.training.evaluate import evaluate
 
-    result = evaluate(args.checkpoint, Path(args.scenes), ablation=args.ablation, versus=tuple(args.versus))
+    result = evaluate(args.checkpoint, Path(args.scenes), ablation=args.ablation, versus=tuple(args.versus),
+                      options=InferOptions(precision="fp32", flips=args.flips))
     if args.json:
         print(json.dumps(result, indent=1))
         return 0

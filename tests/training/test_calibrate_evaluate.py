@@ -27,7 +27,7 @@ def test_fit_temperature_recovers_the_true_temperature() -> None:
     assert fit_temperature(logits, labels) == pytest.approx(true_t, rel=0.1)
 
 
-def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path) -> None:
+def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from glacierscale.simulate import RegionSpec, simulate
     from glacierscale.training.evaluate import evaluate
 
@@ -63,6 +63,16 @@ def test_evaluate_reports_iou_ece_and_ablations(tmp_path: Path) -> None:
     ratio = r["band_ratio"]["scenes"]
     assert 1.0 <= ratio["threshold"] <= 64.0 and ratio["glacier"] >= ratio["glacier_at_2"] - 1e-12
     assert r["iou"]["glacier"] > ratio["glacier"]
+    # `evaluate --flips` maps the same pixels through four flipped views: as good, and no worse calibrated
+    import json
+
+    from glacierscale.cli import main
+
+    capsys.readouterr()
+    assert main(["evaluate", "--scenes", str(tmp_path / "scenes"), "--flips", "--json"]) == 0
+    flipped = json.loads(capsys.readouterr().out)
+    assert flipped["pixels"] == r["pixels"]
+    assert flipped["iou"]["glacier"] >= r["iou"]["glacier"] - 0.005 and flipped["ece"]["after"] < 0.05
 
 
 def test_flops_per_pixel_of_the_shipped_model() -> None:
