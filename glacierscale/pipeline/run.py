@@ -148,11 +148,10 @@ def _default_factory(cfg: RunConfig, url: str, provider: Any, checkpoint: str, r
     from glacierscale.model.checkpoint import load_checkpoint
     from glacierscale.pipeline.stages import default_stages
 
-    # a run that maps under clouds makes other products from the same weights: its own model hash, so a run
-    # without the option redoes them (and the archive says which pixels rest on SAR alone)
-    suffix = model_hash_suffix(cfg)
+    # a run that maps under clouds or with flips makes other products from the same weights: its own model hash,
+    # so a run without the option redoes them (and the archive says which pixels rest on SAR alone)
     return (default_stages(cfg, url, provider, checkpoint, run_id=run_id, tiles_per_actor=tiles_per_actor),
-            load_checkpoint(checkpoint).model_hash + suffix)
+            load_checkpoint(checkpoint).model_hash + model_hash_suffix(cfg))
 
 
 def run_pipeline(cfg: RunConfig, *, years: list[int] | None = None, progress: bool = True,

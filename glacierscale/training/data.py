@@ -151,13 +151,15 @@ def align_bands(samples: list[Sample], to: Sequence[str] | None = None) -> list[
 
     from glacierscale.model.bands import GROUPS
 
-    if {s.bands for s in samples} <= ({tuple(to)} if to is not None else {s.bands for s in samples[:1]}):
+    if to is None and len({s.bands for s in samples}) <= 1:
         return samples
     have = {b for s in samples for b in s.bands}
     if to is not None:
         order = list(to)
         if not have <= set(order):
             raise ValueError(f"bands {sorted(have - set(order))} are not among {order}")
+        if all(s.bands == tuple(order) for s in samples):
+            return samples
     else:
         order = [b for g in GROUPS.values() for b in g if b in have]
         order += sorted(have - set(order))

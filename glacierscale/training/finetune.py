@@ -41,15 +41,12 @@ def onto_bands_of(init: str, start: Checkpoint, samples: list[Sample]) -> list[S
     return align_bands(samples, to=start.bands)
 
 
-def check_fits(init: str, start: Checkpoint, spec: Any, bands: list[str], stem_width: int) -> None:
-    """Refuse a starting checkpoint whose network differs from the one the config trains."""
-    problems = []
-    if start.bands != bands:  # onto_bands_of put the data on its bands
-        problems.append(f"its bands {start.bands} are not the training data's {bands}")
+def check_fits(init: str, start: Checkpoint, spec: Any, stem_width: int) -> None:
+    """Refuse a starting checkpoint whose network differs from the one the config trains (the data is already on
+    its bands: ``onto_bands_of``)."""
     if start.model.spec.to_dict() != spec.to_dict():
-        problems.append(f"its model ({start.model.spec.to_dict()}) is not this config's (stem_width "
-                        f"{stem_width}: {spec.to_dict()})")
-    _refuse(init, problems)
+        _refuse(init, [f"its model ({start.model.spec.to_dict()}) is not this config's (stem_width "
+                       f"{stem_width}: {spec.to_dict()})"])
 
 
 def _refuse(init: str, problems: list[str]) -> None:

@@ -239,11 +239,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     train_set = [s for s in samples if s.region not in cfg.validation]
     val_set = [s for s in samples if s.region in cfg.validation]
     bands = list(samples[0].bands) or cube_bands(load_provider("local"))
-    mean, std = band_statistics(train_set)
     spec = ModelSpec.for_bands(bands, stem_width=cfg.stem_width, n_classes=len(CLASSES))
-    if start is not None:  # the weights read inputs normalised as they were trained on
-        check_fits(str(cfg.init), start, spec, bands, cfg.stem_width)
-        mean, std = start.mean, start.std
+    if start is not None:
+        check_fits(str(cfg.init), start, spec, cfg.stem_width)
+    # fine-tuned weights read inputs normalised as they were trained on
+    mean, std = (start.mean, start.std) if start is not None else band_statistics(train_set)
     settings = StepSettings(steps=cfg.steps, batch_size=cfg.batch_size, patch_size=cfg.patch_size, lr=cfg.lr,
                             seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout), randomise=cfg.randomise,
                             optical_clouds=cfg.optical_clouds, clip_grad_norm=cfg.clip_grad_norm,
