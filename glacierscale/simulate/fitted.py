@@ -3,11 +3,12 @@
 Fitted terrain: each glacier surface falls linearly along its long axis from its head (the wider end:
 accumulation basins are wider than tongues) to its terminus, between the inventory's Zmax and Zmin when
 it has them (RGI ``Zmin``/``Zmax``, GLIMS ``min_elev``/``max_elev``), else between ELA + 250 m + 200 m·√A and
-ELA − 200 m − 250 m·√A (A in km²). Valley walls rise ~700 m within a kilometre of the ice, plus fractal
-relief, so glaciers lie in troughs and illumination, shadows and layover behave as in mountains.
-
-Grown glaciers: ice covers the smoothed DEM above the ELA less a reach that grows with valley concavity
-(150 m on ridges, up to 750 m in deep valleys), on slopes below 40°, in connected bodies ≥ 0.1 km².
+ELA − 200 m − 250 m·√A (A in km²). Near its head the ice climbs its headwall: within 250 m of the outline
+(less on small glaciers) the surface rises up to 150 m more, ≥ 35° at the rim as the avalanche-fed headwalls of
+real accumulation basins (> 30°–40°, PHYSICS.md "Slopes"), so steep snow slopes belong to the glacier as on real
+ones, not only the gentle ice between walls. Ice caps (RGI ``Form`` 1) have no headwall. Valley walls rise
+~700 m within a kilometre of the ice, plus fractal relief, so glaciers lie in troughs and illumination,
+shadows and layover behave as in mountains.
 """
 
 from __future__ import annotations
@@ -31,9 +32,27 @@ def _axis_position(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return s if (s < 0.5).sum() >= (s >= 0.5).sum() else 1.0 - s
 
 
+HEADWALL_RISE_M = 150.0  # how far the ice climbs against its headwall, on glaciers of ≥ 1.44 km²
+HEADWALL_WIDTH_M = 250.0  # over this distance inside the outline
+
+
+def _headwall(mask: np.ndarray, position: np.ndarray, rows: np.ndarray, cols: np.ndarray, resolution: float,
+              size_km: float) -> np.ndarray:
+    """Return the rise (m) of each glacier pixel against the headwall: steep near the outline at the head."""
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    inside = np.pad(mask[r0:r1, c0:c1], 1)
+    depth = ndimage.distance_transform_edt(inside)[1:-1, 1:-1][rows - r0, cols - c0] * resolution
+    width = min(HEADWALL_WIDTH_M, 250.0 * size_km)
+    head = np.clip((0.35 - position) / 0.2, 0.0, 1.0)  # the upper 15 % fully, fading out by 35 % of the length
+    return head * HEADWALL_RISE_M * (width / HEADWALL_WIDTH_M) * np.clip(1.0 - depth / width, 0.0, 1.0) ** 2
+
+
 def fit_terrain(ids: np.ndarray, zranges: list[tuple[float, float]], ela_m: float, resolution: float,
-                rng: np.random.Generator) -> np.ndarray:
-    """Return elevation (m, float32) in which the glaciers of the id raster (1..n) lie in valleys."""
+                rng: np.random.Generator, headwalls: list[bool] | None = None) -> np.ndarray:
+    """Return elevation (m, float32) in which the glaciers of the id raster (1..n) lie in valleys.
+
+    ``headwalls`` says per glacier whether its head climbs a headwall (default all; ice caps do not).
+    """
     shape = ids.shape
     surface = np.zeros(shape, dtype=np.float64)
     for i, (zmin, zmax) in enumerate(zranges, start=1):
@@ -43,7 +62,10 @@ def fit_terrain(ids: np.ndarray, zranges: list[tuple[float, float]], ela_m: floa
         size = np.sqrt(rows.size * resolution**2 / 1e6)
         hi = zmax if np.isfinite(zmax) else ela_m + 250 + 200 * size
         lo = zmin if np.isfinite(zmin) else ela_m - 200 - 250 * size
-        surface[rows, cols] = hi - (hi - lo) * _axis_position(rows, cols)
+        position = _axis_position(rows, cols)
+        surface[rows, cols] = hi - (hi - lo) * position
+        if headwalls is None or headwalls[i - 1]:
+            surface[rows, cols] += _headwall(ids == i, position, rows, cols, resolution, size)
     ice = ids > 0
     relief = (40.0 * fbm(shape, rng, beta=3.2) + 12.0 * fbm(shape, rng, beta=2.2)).astype(np.float64)
     if not ice.any():

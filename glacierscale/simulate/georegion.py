@@ -127,6 +127,7 @@ class _FirstOutlines:
     src_date: dict[str, str] = field(default_factory=dict)
     zmed: dict[str, float] = field(default_factory=dict)
     zrange: dict[str, tuple[float, float]] = field(default_factory=dict)
+    ice_cap: dict[str, bool] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[str]:
@@ -144,6 +145,7 @@ def _from_inventory(source: OutlineSource, year: int, epsg: int, box: shapely.Po
         first.src_date[g] = str(rows["src_date"].iloc[0])
         first.zmed[g] = float(rows["zmed"].iloc[0])
         first.zrange[g] = (float(rows["zmin"].min()), float(rows["zmax"].max()))
+        first.ice_cap[g] = bool(rows["ice_cap"].iloc[0])
     return first
 
 
@@ -169,7 +171,8 @@ def build_geo_region(spec: RegionSpec) -> Region:
         elevation, valid = _read_dem(dem, epsg, transform, shape)
     else:
         id_ras = ls.id_raster(first.outlines, first.ids, shape, transform)
-        elevation = fitted.fit_terrain(id_ras, [first.zrange[g] for g in first.ids], spec.ela_m, spec.resolution, rng)
+        elevation = fitted.fit_terrain(id_ras, [first.zrange[g] for g in first.ids], spec.ela_m, spec.resolution, rng,
+                                       headwalls=[not first.ice_cap[g] for g in first.ids])
         valid = np.ones(shape, dtype=bool)
     slope, aspect = slope_aspect(elevation, spec.resolution)
     if source is None:  # glaciers grown on the DEM for the ELA

@@ -29,6 +29,7 @@ TERMINUS_COLUMNS = ("terminus_type", "TermType", "term_type", "TERMTYPE")
 ZMIN_COLUMNS = ("zmin_m", "Zmin", "ZMIN", "min_elev", "Elev_min")
 ZMAX_COLUMNS = ("zmax_m", "Zmax", "ZMAX", "max_elev", "Elev_max")
 ZMED_COLUMNS = ("zmed_m", "Zmed", "ZMED", "Elev_med")
+FORM_COLUMNS = ("Form", "FORM", "form")  # RGI 6: 0 glacier, 1 ice cap, 2 perennial snowfield (RGI 5: GlacType[0])
 _YEAR_ARG = re.compile(r"^(\d{4})=(.+)$")
 
 
@@ -140,7 +141,7 @@ def polygonal(geom: shapely.Geometry) -> shapely.Geometry:
 
 
 def standardise(raw: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
-    """Return outlines in EPSG:4326 with glacier_id, terminus_type, zmin, zmax, zmed, year, src_date, analysis."""
+    """Return outlines in EPSG:4326 with glacier_id, terminus_type, zmin, zmax, zmed, ice_cap, year, src_date, analysis."""
     if raw.crs is None:
         raise InputError(f"outlines {path}: no CRS (a .prj or CRS definition is needed to place them)")
     raw = raw[raw.geometry.notna() & ~raw.geometry.is_empty]
@@ -155,18 +156,22 @@ def standardise(raw: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
     id_col, date_col = _first(wgs, ID_COLUMNS), _first(wgs, DATE_COLUMNS)
     term_col = _first(wgs, TERMINUS_COLUMNS)
     zmin_col, zmax_col, zmed_col = _first(wgs, ZMIN_COLUMNS), _first(wgs, ZMAX_COLUMNS), _first(wgs, ZMED_COLUMNS)
+    form_col = _first(wgs, FORM_COLUMNS)
     out = gpd.GeoDataFrame({
         "glacier_id": (wgs[id_col].astype(str).str.strip() if id_col else [f"G{i + 1:04d}" for i in range(len(wgs))]),
         "terminus_type": [_terminus(v) for v in (wgs[term_col] if term_col else [None] * len(wgs))],
         "zmin": pd.to_numeric(wgs[zmin_col], errors="coerce") if zmin_col else np.nan,
         "zmax": pd.to_numeric(wgs[zmax_col], errors="coerce") if zmax_col else np.nan,
         "zmed": pd.to_numeric(wgs[zmed_col], errors="coerce") if zmed_col else np.nan,
+        "ice_cap": (pd.to_numeric(wgs[form_col], errors="coerce") == 1) if form_col else False,
         "year": [_year_of(v) for v in (wgs[date_col] if date_col else [None] * len(wgs))],
         "src_date": [_iso_date(v) for v in wgs[date_col]] if date_col else "",
         "analysis": wgs["anlys_id"].astype(str) if "anlys_id" in wgs.columns else "0",
     }, geometry=[polygonal(g) for g in wgs.geometry], crs="EPSG:4326")
     if "GlacType" in wgs.columns and not term_col:  # RGI 5: second digit of GlacType is the terminus type
         out["terminus_type"] = [_terminus(str(v)[1:2]) for v in wgs["GlacType"]]
+    if "GlacType" in wgs.columns and not form_col:  # and its first digit the form
+        out["ice_cap"] = [str(v)[:1] == "1" for v in wgs["GlacType"]]
     for col in ("zmin", "zmax", "zmed"):  # GLIMS writes 0 for unknown elevations
         out.loc[out[col] <= 0, col] = np.nan
     out = out[~out.geometry.is_empty]
