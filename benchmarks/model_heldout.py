@@ -7,9 +7,10 @@ Each test region is simulated by `glacierscale simulate` (full physics, all four
 7.68 km window snapped to the 20 m × 384 px evaluation grid) from a real DEM and/or real outlines in
 ../shared/data/real (read in place, never copied), then evaluated by `glacierscale evaluate --ablation
 --json` region by region. None of these windows overlaps a region of configs/train-default.yaml:
-Chhota Shigri (Lahaul, India), Coxe Glacier (Prince William Sound, Alaska), Oberer Grindelwaldgletscher
-(Bernese Alps) are places the training never visits; the Everest and Baltoro windows lie beside the
-training windows of the same inventories. The procedural demo region (seed 7, classic physics, no thermal)
+Chhota Shigri (Lahaul, India) and Coxe Glacier (Prince William Sound, Alaska) are places the training never
+visits; Oberer Grindelwaldgletscher (Bernese Alps, on its real DEM) is the grid tile north of the training
+window `sgi-a` (Swiss Glacier Inventory outlines on fitted terrain), into which 0.24 km² of its 8.9 km² reach;
+the Everest and Baltoro windows lie beside the training windows of the same inventories. The procedural demo region (seed 7, classic physics, no thermal)
 is added as a sixth set; two southern-hemisphere procedural regions at real places and ELAs (Patagonia,
 New Zealand) and an Icelandic ice-cap window as the world-model issue's sets, and a cloudy maritime one:
 procedural terrain at Svartisen (coastal northern Norway) under the simulator's maritime cloud climate. Each
