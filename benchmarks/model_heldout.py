@@ -3,19 +3,19 @@
     .venv/bin/python benchmarks/model_heldout.py [--checkpoint default] [--workdir train-work/heldout]
         [--regions chhota-shigri,coxe,...] [--json]
 
-Each test region is simulated by `glacierscale simulate` (full physics, all four sensors, 2021-2023, a
-7.68 km window snapped to the 20 m × 384 px evaluation grid) from a real DEM and/or real outlines in
-../shared/data/real (read in place, never copied), then evaluated by `glacierscale evaluate --ablation
---json` region by region. None of these windows overlaps a region of configs/train-default.yaml:
-Chhota Shigri (Lahaul, India) and Coxe Glacier (Prince William Sound, Alaska) are places the training never
-visits; Oberer Grindelwaldgletscher (Bernese Alps, on its real DEM) is the grid tile north of the training
-window `sgi-a` (Swiss Glacier Inventory outlines on fitted terrain), into which 0.24 km² of its 8.9 km² reach;
-the Everest and Baltoro windows lie beside the training windows of the same inventories. The procedural demo region (seed 7, classic physics, no thermal)
-is added as a sixth set; two southern-hemisphere procedural regions at real places and ELAs (Patagonia,
+Each test region is simulated by `glacierscale simulate` (full physics, all four sensors, 2021-2023, a 7.68 km
+window snapped to the 20 m × 384 px evaluation grid) from a real DEM and/or real outlines in ../shared/data/real
+(read in place, never copied), then evaluated by `glacierscale evaluate --ablation --json` region by region.
+None of these windows overlaps a region of configs/train-default.yaml: Chhota Shigri (Lahaul, India) and Coxe
+Glacier (Prince William Sound, Alaska) are places the training never visits; Oberer Grindelwaldgletscher
+(Bernese Alps, on its real DEM) is the grid tile north of the training window `sgi-a` (Swiss Glacier Inventory
+outlines on fitted terrain), into which 0.24 km² of its 8.9 km² reach; the Everest and Baltoro windows lie
+beside the training windows of the same inventories. The procedural demo region (seed 7, classic physics, no
+thermal) is added as a sixth set; two southern-hemisphere procedural regions at real places and ELAs (Patagonia,
 New Zealand) and an Icelandic ice-cap window as the world-model issue's sets, and a cloudy maritime one:
 procedural terrain at Svartisen (coastal northern Norway) under the simulator's maritime cloud climate. Each
-region's line also gives the share of its pixels with a clear optical view (finite optical bands in the
-season's cube). Scenes are cached in the workdir; a second run only evaluates.
+region's line also gives the share of its pixels with a clear optical view (finite optical bands in the season's
+cube). Scenes are cached in the workdir; a second run only evaluates.
 """
 
 from __future__ import annotations
