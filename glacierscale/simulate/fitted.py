@@ -3,7 +3,7 @@
 Fitted terrain: each glacier surface falls linearly along its long axis from its head (the wider end:
 accumulation basins are wider than tongues) to its terminus, between the inventory's Zmax and Zmin when
 it has them (RGI ``Zmin``/``Zmax``, GLIMS ``min_elev``/``max_elev``), else between ELA + 250 m + 200 m·√A and
-ELA − 200 m − 250 m·√A (A in km²). Near its head the ice climbs its headwall: within 250 m of the outline
+ELA − 200 m − 250 m·√A (A in km²). With ``headwalls`` the head of the ice climbs its headwall: within 250 m of the outline
 (less on small glaciers) the surface rises up to 150 m more, ≥ 35° at the rim as the avalanche-fed headwalls of
 real accumulation basins (> 30°–40°, PHYSICS.md "Slopes"), so steep snow slopes belong to the glacier as on real
 ones, not only the gentle ice between walls. Ice caps (RGI ``Form`` 1) have no headwall. Valley walls rise
@@ -51,7 +51,8 @@ def fit_terrain(ids: np.ndarray, zranges: list[tuple[float, float]], ela_m: floa
                 rng: np.random.Generator, headwalls: list[bool] | None = None) -> np.ndarray:
     """Return elevation (m, float32) in which the glaciers of the id raster (1..n) lie in valleys.
 
-    ``headwalls`` says per glacier whether its head climbs a headwall (default all; ice caps do not).
+    ``headwalls`` says per glacier whether its head climbs a headwall (default none; the simulator asks for it
+    with ``RegionSpec.headwalls``, a training region with ``headwalls: true``, and never on ice caps).
     """
     shape = ids.shape
     surface = np.zeros(shape, dtype=np.float64)
@@ -64,7 +65,7 @@ def fit_terrain(ids: np.ndarray, zranges: list[tuple[float, float]], ela_m: floa
         lo = zmin if np.isfinite(zmin) else ela_m - 200 - 250 * size
         position = _axis_position(rows, cols)
         surface[rows, cols] = hi - (hi - lo) * position
-        if headwalls is None or headwalls[i - 1]:
+        if headwalls is not None and headwalls[i - 1]:
             surface[rows, cols] += _headwall(ids == i, position, rows, cols, resolution, size)
     ice = ids > 0
     relief = (40.0 * fbm(shape, rng, beta=3.2) + 12.0 * fbm(shape, rng, beta=2.2)).astype(np.float64)

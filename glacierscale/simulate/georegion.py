@@ -172,7 +172,7 @@ def build_geo_region(spec: RegionSpec) -> Region:
     else:
         id_ras = ls.id_raster(first.outlines, first.ids, shape, transform)
         elevation = fitted.fit_terrain(id_ras, [first.zrange[g] for g in first.ids], spec.ela_m, spec.resolution, rng,
-                                       headwalls=[not first.ice_cap[g] for g in first.ids])
+                                       headwalls=[spec.headwalls and not first.ice_cap[g] for g in first.ids])
         valid = np.ones(shape, dtype=bool)
     slope, aspect = slope_aspect(elevation, spec.resolution)
     if source is None:  # glaciers grown on the DEM for the ELA

@@ -82,6 +82,7 @@ class RegionSpec:
     # glacier's first outline, where vegetation has not returned since the Little Ice Age; 0 = none
     marine: bool = False  # full physics, procedural: the lowest glacier calves into a fjord (simulate/fjord.py);
     # the terrain and the ELA are lowered until its terminus stands at the sea
+    headwalls: bool = False  # terrain fitted to outlines: glacier heads climb a headwall (simulate/fitted.py)
 
     @property
     def real(self) -> bool:

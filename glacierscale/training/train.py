@@ -49,6 +49,8 @@ class RegionEntry(BaseModel):
                                "around the glaciers (simulate.surfaces.forefield)")
     marine: bool = Field(False, description="full physics, procedural: the lowest glacier calves into a fjord "
                          "(simulate.fjord)")
+    headwalls: bool = Field(False, description="outlines without a DEM: glacier heads climb a headwall on the "
+                            "fitted terrain (simulate.fitted)")
 
     @model_validator(mode="after")
     def _classic_keeps_its_debris(self) -> RegionEntry:
@@ -174,7 +176,7 @@ def region_spec(r: RegionEntry, cfg: TrainConfig) -> RegionSpec:
     return RegionSpec(center_lon=r.center_lon, center_lat=r.center_lat, ela_m=r.ela_m, seed=r.seed, name=r.name,
                       years=tuple(cfg.years), grid_m=span, size_px=round(span / 10.0), physics=r.physics,
                       debris_share=r.debris_share, debris_probability=r.debris_probability,
-                      forefield_m=r.forefield_m, marine=r.marine, **real)  # type: ignore[arg-type]
+                      forefield_m=r.forefield_m, marine=r.marine, headwalls=r.headwalls, **real)  # type: ignore[arg-type]
 
 
 def load_samples(cfg: TrainConfig, regions: list[RegionEntry | CatalogSource] | None = None,
