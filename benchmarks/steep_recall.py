@@ -16,24 +16,27 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from glacierscale.model.checkpoint import Checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 CLASSES = (("<25", 0.0, 25.0), ("25-35", 25.0, 35.0), (">=35", 35.0, 90.1))
 
 
-def steep_recall(checkpoint: str | None, folder: Path) -> dict[str, dict[str, float]]:
+def steep_recall(ck: Checkpoint, folder: Path) -> dict[str, dict[str, float]]:
     """Return {slope class: {share, recall, false_px}} for one simulated region folder."""
     import numpy as np
 
     from glacierscale.catalog.provider import load_provider
     from glacierscale.cube.assemble import cube_bands
     from glacierscale.infer.patches import classify, predict_probabilities, select_bands, valid_pixels
-    from glacierscale.model.checkpoint import load_checkpoint
     from glacierscale.training.data import scene_samples
 
-    ck = load_checkpoint(checkpoint)
     names = cube_bands(load_provider("local"))
+    slope_band = names.index("SLOPE")
     years = json.loads((folder / "simulation.json").read_text())["years"]
     counts = {name: [0, 0, 0] for name, _, _ in CLASSES}
     for s in scene_samples(folder, years, 20.0, 384):
@@ -41,7 +44,7 @@ def steep_recall(checkpoint: str | None, folder: Path) -> dict[str, dict[str, fl
         valid = valid_pixels(ck, data)
         glacier = np.isin(classify(predict_probabilities(ck, data), valid), (1, 2)) & valid
         truth = np.isin(s.labels, (1, 2)) & valid
-        slope = s.data[names.index("SLOPE")]
+        slope = s.data[slope_band]
         for name, lo, hi in CLASSES:
             inside = (slope >= lo) & (slope < hi)
             c = counts[name]
@@ -56,20 +59,23 @@ def steep_recall(checkpoint: str | None, folder: Path) -> dict[str, dict[str, fl
 def main() -> None:
     from model_heldout import REGIONS, simulate
 
+    from glacierscale.model.checkpoint import load_checkpoint, resolve_checkpoint
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the shipped one)")
+    ap.add_argument("--checkpoint", default="default", help="checkpoint directory, or `default` (the shipped one)")
     ap.add_argument("--workdir", type=Path, default=Path("train-work/heldout"))
     ap.add_argument("--regions", default="chhota-shigri,grindelwald,baltoro-t,coxe",
                     help=f"comma list of {', '.join(REGIONS)}")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
+    ck = load_checkpoint(resolve_checkpoint(args.checkpoint))
     out: dict[str, dict[str, dict[str, float]]] = {}
     for region in args.regions.split(","):
         if region not in REGIONS:
             sys.exit(f"error: --regions: unknown region {region!r}; known: {', '.join(REGIONS)}")
         folder = args.workdir / region
         simulate(region, folder)
-        out[region] = steep_recall(args.checkpoint, folder)
+        out[region] = steep_recall(ck, folder)
         if not args.json:
             print(region, "  ".join(f"{k}: share {v['share']:.3f} recall {v['recall']:.3f} false {int(v['false_px'])}"
                                     for k, v in out[region].items()), flush=True)

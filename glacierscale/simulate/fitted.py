@@ -3,12 +3,15 @@
 Fitted terrain: each glacier surface falls linearly along its long axis from its head (the wider end:
 accumulation basins are wider than tongues) to its terminus, between the inventory's Zmax and Zmin when
 it has them (RGI ``Zmin``/``Zmax``, GLIMS ``min_elev``/``max_elev``), else between ELA + 250 m + 200 m·√A and
-ELA − 200 m − 250 m·√A (A in km²). With ``headwalls`` the head of the ice climbs its headwall: within 250 m of the outline
-(less on small glaciers) the surface rises up to 150 m more, ≥ 35° at the rim as the avalanche-fed headwalls of
-real accumulation basins (> 30°–40°, PHYSICS.md "Slopes"), so steep snow slopes belong to the glacier as on real
-ones, not only the gentle ice between walls. Ice caps (RGI ``Form`` 1) have no headwall. Valley walls rise
-~700 m within a kilometre of the ice, plus fractal relief, so glaciers lie in troughs and illumination,
-shadows and layover behave as in mountains.
+ELA − 200 m − 250 m·√A (A in km²). With ``headwalls`` the head of the ice climbs its headwall: within 250 m
+of the outline (less on small glaciers) the surface rises up to 150 m more, ≥ 35° at the rim as the avalanche-fed
+headwalls of real accumulation basins (> 30°–40°, PHYSICS.md "Slopes"), so steep snow slopes belong to the
+glacier as on real ones, not only the gentle ice between walls. Ice caps (RGI ``Form`` 1) have no headwall.
+Valley walls rise ~700 m within a kilometre of the ice, plus fractal relief, so glaciers lie in troughs and
+illumination, shadows and layover behave as in mountains.
+
+Grown glaciers: ice covers the smoothed DEM above the ELA less a reach that grows with valley concavity
+(150 m on ridges, up to 750 m in deep valleys), on slopes below 40°, in connected bodies ≥ 0.1 km².
 """
 
 from __future__ import annotations
@@ -36,11 +39,11 @@ HEADWALL_RISE_M = 150.0  # how far the ice climbs against its headwall, on glaci
 HEADWALL_WIDTH_M = 250.0  # over this distance inside the outline
 
 
-def _headwall(mask: np.ndarray, position: np.ndarray, rows: np.ndarray, cols: np.ndarray, resolution: float,
+def _headwall(ids: np.ndarray, i: int, position: np.ndarray, rows: np.ndarray, cols: np.ndarray, resolution: float,
               size_km: float) -> np.ndarray:
-    """Return the rise (m) of each glacier pixel against the headwall: steep near the outline at the head."""
+    """Return the rise (m) of each pixel of glacier ``i`` against the headwall: steep near the outline at the head."""
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    inside = np.pad(mask[r0:r1, c0:c1], 1)
+    inside = np.pad(ids[r0:r1, c0:c1] == i, 1)
     depth = ndimage.distance_transform_edt(inside)[1:-1, 1:-1][rows - r0, cols - c0] * resolution
     width = min(HEADWALL_WIDTH_M, 250.0 * size_km)
     head = np.clip((0.35 - position) / 0.2, 0.0, 1.0)  # the upper 15 % fully, fading out by 35 % of the length
@@ -66,7 +69,7 @@ def fit_terrain(ids: np.ndarray, zranges: list[tuple[float, float]], ela_m: floa
         position = _axis_position(rows, cols)
         surface[rows, cols] = hi - (hi - lo) * position
         if headwalls is not None and headwalls[i - 1]:
-            surface[rows, cols] += _headwall(ids == i, position, rows, cols, resolution, size)
+            surface[rows, cols] += _headwall(ids, i, position, rows, cols, resolution, size)
     ice = ids > 0
     relief = (40.0 * fbm(shape, rng, beta=3.2) + 12.0 * fbm(shape, rng, beta=2.2)).astype(np.float64)
     if not ice.any():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from sim_helpers import REAL, need_real
 
@@ -57,7 +55,7 @@ def test_rgi6_form_marks_ice_caps() -> None:
     assert int((~frame["ice_cap"]).sum()) == 25
 
 
-def test_outlines_without_a_form_column_are_glaciers(tmp_path: Path) -> None:
+def test_outlines_without_a_form_column_are_glaciers() -> None:
     need_real()
     frame = next(iter(load_outlines((str(REAL / "oggm-sample-data" / "oetztal" / "rgi_oetztal.shp"),), (2021,))
                       .by_year.values()))
