@@ -54,6 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--marine", action="store_true",
                    help="full physics, procedural: the lowest glacier calves into a fjord (terrain and ELA are "
                    "lowered until its terminus stands at the sea; docs/simulator.md)")
+    p.add_argument("--headwalls", action="store_true",
+                   help="terrain fitted to outlines (--outlines without --dem): the head of each valley glacier climbs "
+                   "a steep headwall, up to 150 m within 250 m of the outline (ice caps get none; default: an even "
+                   "fall along each glacier; docs/simulator.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -127,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         physics="full" if real else args.physics, dem=args.dem, outlines=tuple(args.outlines or ()), bbox=bbox, window_m=window,
         dates=dates, s2_naming=args.s2_naming, debris_share=args.debris_share, grid_m=args.grid_m,
         revisit=args.revisit, cloud_climate=args.cloud_climate, forefield_m=args.forefield_m,
-        debris_probability=args.debris_probability, marine=args.marine,
+        debris_probability=args.debris_probability, marine=args.marine, headwalls=args.headwalls,
     )
     scenes = simulate(spec, args.out, sensors, progress=not args.quiet)
     print(f"wrote {', '.join(scenes.collections)} for {len(scenes.years)} years "

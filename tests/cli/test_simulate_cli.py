@@ -33,3 +33,20 @@ def test_bad_flags_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert main(["simulate", "--out", str(tmp_path / "o"), "--years", "2022", "--quiet", *flags]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists(), "nothing is written"
+
+
+@pytest.mark.parametrize(("flags", "headwalls"), [([], False), (["--headwalls"], True)])
+def test_headwalls_flag_reaches_the_region_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str],
+                                                headwalls: bool) -> None:
+    import glacierscale.simulate
+
+    seen = []
+
+    def record(spec, out, sensors, progress):  # type: ignore[no-untyped-def]
+        seen.append(spec)
+        raise SystemExit(0)  # stop before anything is simulated
+
+    monkeypatch.setattr(glacierscale.simulate, "simulate", record)  # the command imports it when it runs
+    with pytest.raises(SystemExit):
+        main(["simulate", "--out", str(tmp_path / "o"), "--years", "2022", "--quiet", *flags])
+    assert [s.headwalls for s in seen] == [headwalls]
