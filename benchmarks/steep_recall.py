@@ -28,9 +28,8 @@ CLASSES = (("<25", 0.0, 25.0), ("25-35", 25.0, 35.0), (">=35", 35.0, 90.1))
 
 def steep_recall(ck: Checkpoint, folder: Path) -> dict[str, dict[str, float]]:
     """Return {slope class: {share, recall, false_px}} for one simulated region folder."""
-    import numpy as np
-
     from glacierscale.catalog.provider import load_provider
+    from glacierscale.classes import is_glacier
     from glacierscale.cube.assemble import cube_bands
     from glacierscale.infer.patches import classify, predict_probabilities, select_bands, valid_pixels
     from glacierscale.training.data import scene_samples
@@ -42,8 +41,8 @@ def steep_recall(ck: Checkpoint, folder: Path) -> dict[str, dict[str, float]]:
     for s in scene_samples(folder, years, 20.0, 384):
         data = select_bands(ck, s.data, names)
         valid = valid_pixels(ck, data)
-        glacier = np.isin(classify(predict_probabilities(ck, data), valid), (1, 2)) & valid
-        truth = np.isin(s.labels, (1, 2)) & valid
+        glacier = is_glacier(classify(predict_probabilities(ck, data), valid)) & valid
+        truth = is_glacier(s.labels) & valid
         slope = s.data[slope_band]
         for name, lo, hi in CLASSES:
             inside = (slope >= lo) & (slope < hi)
