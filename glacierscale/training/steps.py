@@ -49,6 +49,7 @@ class StepSettings:
     # decay of an exponential moving average of the weights (and BatchNorm statistics), 0: none; the model
     # returned by fit_steps then carries the average, which depends less on the last batches drawn
     ema: float = 0.0
+    brightness_gain: tuple[float, float] = (0.65, 1.35)  # the per-patch gain range of the randomisation
 
 
 class PatchBatches:
@@ -73,7 +74,7 @@ class PatchBatches:
                       if any(b in bands and np.isfinite(s.data[bands.index(b)]).any() for b in GROUPS[g])}
                      for s in samples]
         # where the centres of class-balanced patches may fall, per sample
-        self.randomisation = Randomisation()
+        self.randomisation = Randomisation(gain=settings.brightness_gain)
         # (outline labels, GLACIER_LABEL, stand for clean-ice centres: they are glacier, clean or debris-covered)
         self._where = [self._centres(s.labels) for s in samples]
 

@@ -93,6 +93,9 @@ class TrainConfig(BaseModel):
     # domain randomisation of the optical bands (processing, brightness/contrast, illumination, haze, 20-30 m
     # resampling, noise: training/randomise.py); false keeps the old ±15 % brightness only
     randomise: bool = True
+    # the per-scene brightness gain of that randomisation, one factor for every optical band drawn uniformly in
+    # [low, high]; wider than the ×0.7 / ×1.3 brightness ablation so that a brighter or darker scene is in range
+    brightness_gain: tuple[float, float] = (0.65, 1.35)
     # share of patches whose optical bands are missing under cloud-shaped masks (some fully overcast): the labels
     # stay, so SAR + DEM (+ thermal) learn to map cloud-covered pixels; > 0 makes optical an optional group
     optical_clouds: float = Field(0.0, ge=0.0, le=1.0)
@@ -107,6 +110,13 @@ class TrainConfig(BaseModel):
     # a checkpoint to start from (fine-tuning, e.g. the shipped one on your own catalogs or larger patches): its
     # weights, bands and band normalisation are kept; the model width and elevation mode must match this config
     init: str | None = None
+
+    @model_validator(mode="after")
+    def _gain_range(self) -> TrainConfig:
+        low, high = self.brightness_gain
+        if not 0 < low <= high:
+            raise ValueError(f"brightness_gain: [{low}, {high}] is not a range of positive gains (0 < low <= high)")
+        return self
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
@@ -249,7 +259,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     settings = StepSettings(steps=cfg.steps, batch_size=cfg.batch_size, patch_size=cfg.patch_size, lr=cfg.lr,
                             seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout), randomise=cfg.randomise,
                             optical_clouds=cfg.optical_clouds, clip_grad_norm=cfg.clip_grad_norm,
-                            blind_share=cfg.blind_share, ema=cfg.ema)
+                            blind_share=cfg.blind_share, ema=cfg.ema, brightness_gain=cfg.brightness_gain)
     t0 = time.perf_counter()
     if cfg.workers > 1:
         model, losses = _fit_on_ray(cfg, spec, train_set, bands, mean, std, settings, start)

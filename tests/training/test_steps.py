@@ -201,3 +201,22 @@ def test_an_ema_decay_of_one_or_more_is_refused(tmp_path: Path) -> None:
     cfg.write_text("out: out\nregions: [{name: a, seed: 1}]\nema: 1.0\n")
     with pytest.raises(ConfigError, match="ema"):
         load_train_config(cfg)
+
+
+def test_the_brightness_gain_range_reaches_the_patches() -> None:
+    from glacierscale.training.steps import StepSettings
+
+    bands = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "LST", "ELEV"]
+    sample = _sample(bands)  # reflectance 1.0 everywhere, normalised with mean 0 and std 1
+
+    def red_means(gain: tuple[float, float]) -> np.ndarray:
+        settings = StepSettings(steps=1, batch_size=1, patch_size=64, lr=1e-3, seed=0, sensor_dropout={},
+                                brightness_gain=gain)
+        batches = PatchBatches([sample], bands, np.zeros(len(bands)), np.ones(len(bands)), settings,  # type: ignore[list-item]
+                               np.random.default_rng(4))
+        return np.array([float(np.nanmean(batches.patch()[0][2])) for _ in range(200)])
+
+    default, wide = red_means((0.65, 1.35)), red_means((0.55, 1.6))
+    # the brightest tenth of the scenes: ~1.3 by default, ~1.5 with the wider range (haze and noise add little)
+    assert np.quantile(default, 0.9) < 1.4 < np.quantile(wide, 0.9)
+    assert np.quantile(wide, 0.05) < 0.65 < np.quantile(default, 0.05)

@@ -47,6 +47,12 @@ def test_config_paths_and_region_specs(tmp_path: Path) -> None:
     path.write_text(CONFIG.replace("{name: a, seed: 11}", "{name: a, seed: 11, debris_probability: 0.4}"))
     with pytest.raises(ConfigError, match=r"region a: debris_probability 0.4 needs physics: full"):
         load_train_config(path)
+    # the brightness randomisation's gain range: a wider one is read, a reversed one refused by name
+    path.write_text(CONFIG + "brightness_gain: [0.55, 1.6]\n")
+    assert load_train_config(path).brightness_gain == (0.55, 1.6)
+    path.write_text(CONFIG + "brightness_gain: [1.3, 0.7]\n")
+    with pytest.raises(ConfigError, match=r"brightness_gain: \[1.3, 0.7\] is not a range of positive gains"):
+        load_train_config(path)
 
 
 def test_train_in_one_process_writes_a_fusion_checkpoint(tmp_path: Path) -> None:
