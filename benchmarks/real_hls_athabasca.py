@@ -1,6 +1,6 @@
 """Zero-shot on a real six-band Landsat 8 SR scene (HLS L30, Athabasca Glacier / Columbia Icefield, 2020-08-16).
 
-    .venv/bin/python benchmarks/real_hls_athabasca.py [--checkpoint DIR] [--json] [--dem-audit]
+    .venv/bin/python benchmarks/real_hls_athabasca.py [--checkpoint DIR] [--json] [--dem-audit] [--rock-spectra]
 
 No fine-tuning: the checkpoint maps the scene as it ships. The six bands (B02-B07 → B02 B03 B04 B08 B11 B12)
 and the DEM (ELEV, SLOPE, ASPECT) are resampled bilinearly from 30 m to the checkpoint's 20 m grid; SAR
@@ -26,6 +26,10 @@ other ice in the frame is not outlined (PROVENANCE.md), so the scene is scored a
 ``--dem-audit`` asks which DEM layer the false ice comes through: the same scene with the elevation flat (every
 pixel at the scene's median), with the slope at its scene mean, and with the aspect at its mean; each row also
 scores the bare rock 400 m or more below the scene's median elevation (the valley floor) on its own.
+
+``--rock-spectra`` prints the median of the scene's bare-rock pixels per band beside the real labelled rock and ice
+of ../shared/data/real/aberle-glacier-spectra (the spectra check's classes), and the percentile of that rock class
+at which the scene's median falls: how far this scene's rock lies from the rock the simulator is calibrated to.
 """
 
 from __future__ import annotations
@@ -117,6 +121,24 @@ def score(ice: np.ndarray, scene: dict[str, np.ndarray]) -> dict[str, float]:
             "n_dome": int(on_dome.sum())}
 
 
+def rock_spectra(scene: dict[str, np.ndarray], spectra: Path = REAL.parent / "aberle-glacier-spectra") -> dict[str, list[float]]:
+    """Return the median of the scene's bare-rock pixels per band, the real labelled rock's (and ice's) median, and
+    the percentile of that real rock class at which the scene's median falls (the spectra check's measure)."""
+    from glacierscale.simulate.spectra import real_spectra
+
+    opt = scene["optical"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ndsi = (opt[1] - opt[4]) / (opt[1] + opt[4])
+    valid = np.isfinite(opt).all(axis=0) & np.isfinite(scene["elev"])
+    rock = valid & scene["far"] & ~scene["shadow"] & (ndsi < 0) & (opt[4] > 0.12) & ~scene["dome"]
+    here = np.median(opt[:, rock], axis=1)
+    real = real_spectra(spectra)
+    return {"scene_rock_median": [round(float(v), 3) for v in here],
+            "real_rock_median": [round(float(v), 3) for v in np.median(real["rock"], axis=0)],
+            "real_ice_median": [round(float(v), 3) for v in np.median(real["ice"], axis=0)],
+            "percentile_in_real_rock": [round(float((real["rock"][:, k] < here[k]).mean() * 100), 1) for k in range(6)]}
+
+
 def main() -> int:
     from glacierscale.infer.patches import predict_classes
     from glacierscale.model.checkpoint import default_checkpoint_path, load_checkpoint
@@ -126,6 +148,8 @@ def main() -> int:
     ap.add_argument("--real", type=Path, default=REAL)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--dem-audit", action="store_true", help="also score the scene with one DEM layer flattened")
+    ap.add_argument("--rock-spectra", action="store_true",
+                    help="also print where the scene's bare rock falls among the real labelled rock spectra")
     args = ap.parse_args()
     if not (args.real / "athabasca_dem.tif").is_file():
         print(f"real scene not found at {args.real}", file=sys.stderr)
@@ -161,12 +185,15 @@ def main() -> int:
             full_glacier = ice
         else:  # agreement with the unscaled map: IoU of the glacier masks
             rows[name]["glacier_iou_vs_unscaled"] = float((ice & full_glacier).sum() / max((ice | full_glacier).sum(), 1))
+    extra = {"rock_spectra": rock_spectra(scene)} if args.rock_spectra else {}
     if args.json:
-        print(json.dumps({"checkpoint": ckpt.model_hash, "rows": rows}, indent=1))
+        print(json.dumps({"checkpoint": ckpt.model_hash, "rows": rows, **extra}, indent=1))
     else:
         print(f"checkpoint {ckpt.model_hash}")
         for row, v in rows.items():
             print(f"{row:24s} " + "  ".join(f"{a}={b:.3f}" if isinstance(b, float) else f"{a}={b}" for a, b in v.items()))
+        for key, values in extra.get("rock_spectra", {}).items():
+            print(f"{key:24s} " + " ".join(f"{v:6.3f}" for v in values) + "   (B02 B03 B04 B08 B11 B12)")
     return 0
 
 

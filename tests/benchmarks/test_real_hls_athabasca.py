@@ -47,3 +47,15 @@ def test_the_rock_test_near_dome_glacier_is_scored_apart(bench_scene: tuple[Modu
     # the inventory point (52°12.1' N, 117°18.1' W) lies in the frame, on the north-west side of the scene
     rows, cols = np.nonzero(scene["dome"])
     assert 0 < cols.mean() < opt.shape[2] / 2 and rows.min() == 0
+
+
+def test_the_scene_bare_rock_lies_at_the_dark_blue_edge_of_the_real_labelled_rock(
+        bench_scene: tuple[ModuleType, dict[str, np.ndarray]]) -> None:
+    bench, scene = bench_scene
+    if not (bench.REAL.parent / "aberle-glacier-spectra").is_dir():
+        pytest.skip("the real labelled spectra are not in ../shared/data/real")
+    rock = bench.rock_spectra(scene)
+    # B02 B03 B04 B08 B11 B12: the scene's rock is darker than the labelled rock, and its blue band most of all
+    assert rock["scene_rock_median"][0] == pytest.approx(0.034, abs=0.002)
+    assert rock["real_rock_median"][4] == pytest.approx(0.219, abs=0.002)
+    assert rock["percentile_in_real_rock"][0] < 5 and max(rock["percentile_in_real_rock"]) < 25
