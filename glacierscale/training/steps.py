@@ -50,6 +50,7 @@ class StepSettings:
     # returned by fit_steps then carries the average, which depends less on the last batches drawn
     ema: float = 0.0
     brightness_gain: tuple[float, float] = (0.65, 1.35)  # the per-patch gain range of the randomisation
+    haze: tuple[float, float] = (-0.02, 0.05)  # the range of its additive residual at B02
 
 
 class PatchBatches:
@@ -74,7 +75,7 @@ class PatchBatches:
                       if any(b in bands and np.isfinite(s.data[bands.index(b)]).any() for b in GROUPS[g])}
                      for s in samples]
         # where the centres of class-balanced patches may fall, per sample
-        self.randomisation = Randomisation(gain=settings.brightness_gain)
+        self.randomisation = Randomisation(gain=settings.brightness_gain, haze=settings.haze)
         # (outline labels, GLACIER_LABEL, stand for clean-ice centres: they are glacier, clean or debris-covered)
         self._where = [self._centres(s.labels) for s in samples]
 

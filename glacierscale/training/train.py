@@ -96,6 +96,9 @@ class TrainConfig(BaseModel):
     # the per-scene brightness gain of that randomisation, one factor for every optical band drawn uniformly in
     # [low, high]; wider than the ×0.7 / ×1.3 brightness ablation so that a brighter or darker scene is in range
     brightness_gain: tuple[float, float] = (0.65, 1.35)
+    # its additive atmospheric residual at B02 (falling as λ⁻² to the other bands), drawn uniformly in [low, high];
+    # negative: over-corrected aerosol, as HLS's blue band reads below zero over dark ground
+    haze: tuple[float, float] = (-0.02, 0.05)
     # share of patches whose optical bands are missing under cloud-shaped masks (some fully overcast): the labels
     # stay, so SAR + DEM (+ thermal) learn to map cloud-covered pixels; > 0 makes optical an optional group
     optical_clouds: float = Field(0.0, ge=0.0, le=1.0)
@@ -112,10 +115,12 @@ class TrainConfig(BaseModel):
     init: str | None = None
 
     @model_validator(mode="after")
-    def _gain_range(self) -> TrainConfig:
+    def _randomisation_ranges(self) -> TrainConfig:
         low, high = self.brightness_gain
         if not 0 < low <= high:
             raise ValueError(f"brightness_gain: [{low}, {high}] is not a range of positive gains (0 < low <= high)")
+        if not -0.2 <= self.haze[0] <= self.haze[1] <= 0.2:
+            raise ValueError(f"haze: [{self.haze[0]}, {self.haze[1]}] is not a range of offsets within ±0.2 (low <= high)")
         return self
 
 
@@ -259,7 +264,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     settings = StepSettings(steps=cfg.steps, batch_size=cfg.batch_size, patch_size=cfg.patch_size, lr=cfg.lr,
                             seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout), randomise=cfg.randomise,
                             optical_clouds=cfg.optical_clouds, clip_grad_norm=cfg.clip_grad_norm,
-                            blind_share=cfg.blind_share, ema=cfg.ema, brightness_gain=cfg.brightness_gain)
+                            blind_share=cfg.blind_share, ema=cfg.ema, brightness_gain=cfg.brightness_gain,
+                            haze=cfg.haze)
     t0 = time.perf_counter()
     if cfg.workers > 1:
         model, losses = _fit_on_ray(cfg, spec, train_set, bands, mean, std, settings, start)

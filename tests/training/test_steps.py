@@ -220,3 +220,21 @@ def test_the_brightness_gain_range_reaches_the_patches() -> None:
     # the brightest tenth of the scenes: ~1.3 by default, ~1.5 with the wider range (haze and noise add little)
     assert np.quantile(default, 0.9) < 1.4 < np.quantile(wide, 0.9)
     assert np.quantile(wide, 0.05) < 0.65 < np.quantile(default, 0.05)
+
+
+def test_the_haze_range_reaches_the_blue_band() -> None:
+    from glacierscale.training.steps import StepSettings
+
+    bands = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "LST", "ELEV"]
+    sample = _sample(bands)
+
+    def blue_means(haze: tuple[float, float]) -> np.ndarray:
+        settings = StepSettings(steps=1, batch_size=1, patch_size=64, lr=1e-3, seed=0, sensor_dropout={},
+                                brightness_gain=(1.0, 1.0), haze=haze)
+        batches = PatchBatches([sample], bands, np.zeros(len(bands)), np.ones(len(bands)), settings,  # type: ignore[list-item]
+                               np.random.default_rng(5))
+        return np.array([float(np.nanmean(batches.patch()[0][0])) for _ in range(100)])
+
+    # the same draws but for the offset: an over-corrected blue band reads 0.1 darker in every randomised patch
+    shift = blue_means((-0.1, -0.1)) - blue_means((0.0, 0.0))
+    assert np.median(shift) == pytest.approx(-0.1, abs=0.01) and shift.max() <= 1e-6

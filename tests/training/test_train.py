@@ -53,6 +53,9 @@ def test_config_paths_and_region_specs(tmp_path: Path) -> None:
     path.write_text(CONFIG + "brightness_gain: [1.3, 0.7]\n")
     with pytest.raises(ConfigError, match=r"brightness_gain: \[1.3, 0.7\] is not a range of positive gains"):
         load_train_config(path)
+    path.write_text(CONFIG + "haze: [0.05, -0.08]\n")
+    with pytest.raises(ConfigError, match=r"haze: \[0.05, -0.08\] is not a range of offsets"):
+        load_train_config(path)
 
 
 def test_train_in_one_process_writes_a_fusion_checkpoint(tmp_path: Path) -> None:
