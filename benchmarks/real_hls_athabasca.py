@@ -100,23 +100,28 @@ def cube_for(ckpt_bands: list[str], scene: dict[str, np.ndarray], res: float = R
     return np.stack([layers.get(b, nan) for b in ckpt_bands]).astype(np.float32)
 
 
-def score(ice: np.ndarray, scene: dict[str, np.ndarray]) -> dict[str, float]:
-    """Return recall inside the outline above 2,400 m and false ice on clearly bare rock."""
+def rock_test(scene: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the pixels where bands and DEM are valid, and those that pass the bare-rock test (Dome Glacier's too)."""
     opt = scene["optical"]
     with np.errstate(invalid="ignore", divide="ignore"):
         ndsi = (opt[1] - opt[4]) / (opt[1] + opt[4])
     valid = np.isfinite(opt).all(axis=0) & np.isfinite(scene["elev"])  # a run's cube always has the DEM
+    return valid, valid & scene["far"] & ~scene["shadow"] & (ndsi < 0) & (opt[4] > 0.12)
+
+
+def score(ice: np.ndarray, scene: dict[str, np.ndarray]) -> dict[str, float]:
+    """Return recall inside the outline above 2,400 m and false ice on clearly bare rock."""
+    valid, rocklike = rock_test(scene)
     upper = valid & scene["inside"] & (scene["elev"] > 2400)
-    rock_test = valid & scene["far"] & ~scene["shadow"] & (ndsi < 0) & (opt[4] > 0.12)
-    rock = rock_test & ~scene["dome"]
-    on_dome = rock_test & scene["dome"]
+    rock = rocklike & ~scene["dome"]
+    on_dome = rocklike & scene["dome"]
     low = rock & (scene["elev"] < np.median(scene["elev"][valid]) - 400.0)
     whole = valid & scene["inside"]
     return {"recall_inside_outline_above_2400m": float(ice[upper].mean()), "recall_inside_outline": float(ice[whole].mean()),
             "false_ice_on_bare_rock": float(ice[rock].mean()),
             "false_ice_on_low_bare_rock": float(ice[low].mean()) if low.any() else 0.0,
             "rock_test_on_dome_glacier": float(ice[on_dome].mean()) if on_dome.any() else 0.0,
-            "false_ice_on_bare_rock_incl_dome": float(ice[rock_test].mean()),
+            "false_ice_on_bare_rock_incl_dome": float(ice[rocklike].mean()),
             "n_upper": int(upper.sum()), "n_rock": int(rock.sum()), "n_low_rock": int(low.sum()),
             "n_dome": int(on_dome.sum())}
 
@@ -126,12 +131,8 @@ def rock_spectra(scene: dict[str, np.ndarray], spectra: Path = REAL.parent / "ab
     the percentile of that real rock class at which the scene's median falls (the spectra check's measure)."""
     from glacierscale.simulate.spectra import real_spectra
 
-    opt = scene["optical"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ndsi = (opt[1] - opt[4]) / (opt[1] + opt[4])
-    valid = np.isfinite(opt).all(axis=0) & np.isfinite(scene["elev"])
-    rock = valid & scene["far"] & ~scene["shadow"] & (ndsi < 0) & (opt[4] > 0.12) & ~scene["dome"]
-    here = np.median(opt[:, rock], axis=1)
+    rock = rock_test(scene)[1] & ~scene["dome"]
+    here = np.median(scene["optical"][:, rock], axis=1)
     real = real_spectra(spectra)
     return {"scene_rock_median": [round(float(v), 3) for v in here],
             "real_rock_median": [round(float(v), 3) for v in np.median(real["rock"], axis=0)],

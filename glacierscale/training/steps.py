@@ -49,8 +49,8 @@ class StepSettings:
     # decay of an exponential moving average of the weights (and BatchNorm statistics), 0: none; the model
     # returned by fit_steps then carries the average, which depends less on the last batches drawn
     ema: float = 0.0
-    brightness_gain: tuple[float, float] = (0.65, 1.35)  # the per-patch gain range of the randomisation
-    haze: tuple[float, float] = (-0.02, 0.05)  # the range of its additive residual at B02
+    brightness_gain: tuple[float, float] = Randomisation.gain  # the per-patch gain range of the randomisation
+    haze: tuple[float, float] = Randomisation.haze  # the range of its additive residual at B02
 
 
 class PatchBatches:

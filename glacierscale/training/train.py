@@ -24,6 +24,7 @@ from glacierscale.simulate import RegionSpec
 from glacierscale.simulate.region import CLASSIC_DEBRIS, ignores_debris_probability
 from glacierscale.training.data import Sample, align_bands, band_statistics, data_hash, region_samples
 from glacierscale.training.finetune import check_fits, onto_bands_of, starting_point
+from glacierscale.training.randomise import Randomisation
 from glacierscale.training.sources import CatalogSource
 
 SENSORS = ("s2", "s1", "landsat", "dem")
@@ -95,10 +96,10 @@ class TrainConfig(BaseModel):
     randomise: bool = True
     # the per-scene brightness gain of that randomisation, one factor for every optical band drawn uniformly in
     # [low, high]; wider than the ×0.7 / ×1.3 brightness ablation so that a brighter or darker scene is in range
-    brightness_gain: tuple[float, float] = (0.65, 1.35)
+    brightness_gain: tuple[float, float] = Randomisation.gain
     # its additive atmospheric residual at B02 (falling as λ⁻² to the other bands), drawn uniformly in [low, high];
     # negative: over-corrected aerosol, as HLS's blue band reads below zero over dark ground
-    haze: tuple[float, float] = (-0.02, 0.05)
+    haze: tuple[float, float] = Randomisation.haze
     # share of patches whose optical bands are missing under cloud-shaped masks (some fully overcast): the labels
     # stay, so SAR + DEM (+ thermal) learn to map cloud-covered pixels; > 0 makes optical an optional group
     optical_clouds: float = Field(0.0, ge=0.0, le=1.0)
