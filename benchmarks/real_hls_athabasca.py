@@ -75,7 +75,9 @@ def load_scene(folder: Path, res: float = RES_M) -> dict[str, np.ndarray]:
 
     optical = np.stack([to_grid(read(f"athabasca_2020229_{b}_L30.tif", -9999)[0] * 1e-4) for b in BANDS])
     elev = to_grid(read("athabasca_dem.tif", -32768)[0])
-    shadow = to_grid(read("athabasca_shadows.tif", -1)[0], Resampling.nearest) > 0.5
+    # SatRbedo's shadow_removal(mask = FALSE) writes cast shadow × hill shade: 0 in topographic shadow, 1 where lit
+    lit = to_grid(read("athabasca_shadows.tif", -1)[0], Resampling.nearest) > 0.5
+    shadow = ~lit  # (a pixel the mask does not cover counts as shadow: it never enters the bare-rock test)
     outline = gpd.read_file(folder / "athabasca_outline.shp").to_crs(crs)
     inside = features.rasterize(((g, 1) for g in outline.geometry), (h, w), transform=t20).astype(bool)
     far = ~features.rasterize(((g, 1) for g in outline.geometry.buffer(300.0)), (h, w), transform=t20).astype(bool)
