@@ -27,6 +27,8 @@ FAR_FROM_ICE_PX = 25  # 500 m at 20 m: ground this far from every glacier is bar
 CENTRES = ((2, 0.20), (1, 0.27), (0, 0.20), (3, 0.06))  # 3: water (lakes, sea), where a region has it
 CLOUD_COVER = (0.15, 1.0)  # share of a clouded patch that loses its optical data (1.0: fully overcast)
 BLIND_GROUPS = ("sar", "thermal")  # without both, rock-coloured debris cover looks like the rock around it
+# the brightness-consistency copies are scaled by a gain drawn in this range: the ×0.7 / ×1.3 brightness ablation
+CONSISTENCY_GAIN = (0.7, 1.3)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,15 @@ class StepSettings:
     ema: float = 0.0
     brightness_gain: tuple[float, float] = Randomisation.gain  # the per-patch gain range of the randomisation
     haze: tuple[float, float] = Randomisation.haze  # the range of its additive residual at B02
+    # brightness consistency: the last ``consistency_pairs`` patches of every batch are copies of the first ones with
+    # every optical band scaled by one gain (CONSISTENCY_GAIN); the loss adds ``consistency_weight`` × the symmetric
+    # KL divergence between the class probabilities of each patch and its copy (0 pairs: off, as before)
+    consistency_pairs: int = 0
+    consistency_weight: float = 1.0
+    # what debris-covered ice is labelled in a blind patch (no SAR and no thermal in its input): "debris" (as
+    # elsewhere) or "background", because optical + DEM alone cannot tell it from bare rock (the simulator gives
+    # debris the local rock's spectrum), and a real HLS scene's sunlit valley floor was read as debris-covered ice
+    blind_debris: str = "debris"
 
 
 class PatchBatches:
@@ -131,6 +142,8 @@ class PatchBatches:
         else:
             r, c = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
         x, y = s.data[:, r:r + size, c:c + size], s.labels[r:r + size, c:c + size]
+        if blind and self.settings.blind_debris == "background":
+            y = np.where(y == 2, np.uint8(0), y)  # without SAR or thermal, rock-coloured debris is not called ice
         rot = int(rng.integers(4))
         x, y = np.rot90(x, rot, axes=(1, 2)), np.rot90(y, rot)
         if rng.random() < 0.5:
@@ -149,11 +162,22 @@ class PatchBatches:
             x[self.optical] = optical
         return x, y.copy(), (1.0 if blind else DEBRIS_WEIGHT)
 
+    def brighter(self, x: np.ndarray, gain: float) -> np.ndarray:
+        """Return a normalised patch as it would be with every optical band of its reflectance times ``gain``."""
+        out = x.copy()
+        k = self.optical
+        out[k] = gain * x[k] + (gain - 1.0) * self.mean[k] / self.std[k]  # (g·r − mean) / std; NaN stays NaN
+        return out
+
     def batch(self) -> tuple[Any, Any, Any]:
         """Return (x, y, debris weight per patch) torch tensors of one batch."""
         import torch
 
-        xs, ys, ws = zip(*(self.weighted_patch() for _ in range(self.settings.batch_size)), strict=True)
+        pairs = self.settings.consistency_pairs
+        items = [self.weighted_patch() for _ in range(self.settings.batch_size - pairs)]
+        for x, y, w in items[:pairs]:  # the copies come last, in the order of their originals
+            items.append((self.brighter(x, float(self.rng.uniform(*CONSISTENCY_GAIN))), y, w))
+        xs, ys, ws = zip(*items, strict=True)
         return (torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys).astype(np.int64)),
                 torch.tensor(ws, dtype=torch.float32))
 
@@ -239,6 +263,14 @@ def segmentation_loss(logits: Any, target: Any, debris_weight: Any | None = None
     return loss + dice
 
 
+def consistency_loss(logits: Any, copies: Any) -> Any:
+    """Return the symmetric KL divergence between the class probabilities of patches and of their copies (per pixel)."""
+    import torch.nn.functional as F
+
+    a, b = F.log_softmax(logits, dim=1), F.log_softmax(copies, dim=1)
+    return 0.5 * ((a.exp() - b.exp()) * (a - b)).sum(dim=1).mean()
+
+
 def fit_steps(model: Any, batches: PatchBatches, settings: StepSettings,
               on_step: Callable[[int, float], None] | None = None) -> list[float]:
     """Run the optimisation steps on ``model`` (AdamW, one-cycle, gradient-norm clipping); return the loss of every step.
@@ -261,7 +293,11 @@ def fit_steps(model: Any, batches: PatchBatches, settings: StepSettings,
     model.train()
     for step in range(settings.steps):
         xb, yb, wb = batches.batch()
-        loss = segmentation_loss(model(xb), yb, wb)
+        logits = model(xb)
+        loss = segmentation_loss(logits, yb, wb)
+        pairs = settings.consistency_pairs
+        if pairs and settings.consistency_weight > 0:  # the copies are the batch's last patches
+            loss = loss + settings.consistency_weight * consistency_loss(logits[:pairs], logits[-pairs:])
         opt.zero_grad()
         loss.backward()
         if settings.clip_grad_norm > 0:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -100,6 +100,14 @@ class TrainConfig(BaseModel):
     # its additive atmospheric residual at B02 (falling as λ⁻² to the other bands), drawn uniformly in [low, high];
     # negative: over-corrected aerosol, as HLS's blue band reads below zero over dark ground
     haze: tuple[float, float] = Randomisation.haze
+    # brightness consistency: per batch, this many patches are repeated with every optical band ×g (g in 0.7-1.3,
+    # the brightness ablation's range) and the loss asks the same classes of both (symmetric KL, times the weight);
+    # at most half the batch; 0: off
+    consistency_pairs: int = Field(0, ge=0)
+    consistency_weight: float = Field(1.0, ge=0.0)
+    # the label of debris-covered ice in patches whose input holds neither SAR nor thermal: "debris", or
+    # "background" (optical + DEM alone do not tell it from bare rock; the model then maps no debris without them)
+    blind_debris: Literal["debris", "background"] = "debris"
     # share of patches whose optical bands are missing under cloud-shaped masks (some fully overcast): the labels
     # stay, so SAR + DEM (+ thermal) learn to map cloud-covered pixels; > 0 makes optical an optional group
     optical_clouds: float = Field(0.0, ge=0.0, le=1.0)
@@ -122,6 +130,9 @@ class TrainConfig(BaseModel):
             raise ValueError(f"brightness_gain: [{low}, {high}] is not a range of positive gains (0 < low <= high)")
         if not -0.2 <= self.haze[0] <= self.haze[1] <= 0.2:
             raise ValueError(f"haze: [{self.haze[0]}, {self.haze[1]}] is not a range of offsets within ±0.2 (low <= high)")
+        if self.consistency_pairs > self.batch_size // 2:
+            raise ValueError(f"consistency_pairs: {self.consistency_pairs} is more than half the batch "
+                             f"(batch_size {self.batch_size}): each pair needs an original and its copy")
         return self
 
 
@@ -266,7 +277,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                             seed=cfg.seed, sensor_dropout=dict(cfg.sensor_dropout), randomise=cfg.randomise,
                             optical_clouds=cfg.optical_clouds, clip_grad_norm=cfg.clip_grad_norm,
                             blind_share=cfg.blind_share, ema=cfg.ema, brightness_gain=cfg.brightness_gain,
-                            haze=cfg.haze)
+                            haze=cfg.haze, consistency_pairs=cfg.consistency_pairs,
+                            consistency_weight=cfg.consistency_weight, blind_debris=cfg.blind_debris)
     t0 = time.perf_counter()
     if cfg.workers > 1:
         model, losses = _fit_on_ray(cfg, spec, train_set, bands, mean, std, settings, start)

@@ -238,3 +238,55 @@ def test_the_haze_range_reaches_the_blue_band() -> None:
     # the same draws but for the offset: an over-corrected blue band reads 0.1 darker in every randomised patch
     shift = blue_means((-0.1, -0.1)) - blue_means((0.0, 0.0))
     assert np.median(shift) == pytest.approx(-0.1, abs=0.01) and shift.max() <= 1e-6
+
+
+def test_brightness_consistency_copies_are_the_last_patches_with_the_optical_reflectance_scaled() -> None:
+    from glacierscale.training.steps import CONSISTENCY_GAIN, StepSettings
+
+    bands = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "LST", "ELEV"]
+    sample = _sample(bands)
+    mean, std = np.full(len(bands), 0.3), np.full(len(bands), 0.2)
+    settings = StepSettings(steps=1, batch_size=6, patch_size=64, lr=1e-3, seed=0, sensor_dropout={},
+                            consistency_pairs=2)
+    batches = PatchBatches([sample], bands, mean, std, settings, np.random.default_rng(6))  # type: ignore[list-item]
+    x, y, w = (t.numpy() for t in batches.batch())
+    assert x.shape[0] == 6
+    reflectance = x * 0.2 + 0.3  # back from the normalised input
+    for original, copy in ((0, 4), (1, 5)):
+        gain = np.nanmedian(reflectance[copy, :6] / reflectance[original, :6])
+        assert CONSISTENCY_GAIN[0] <= gain <= CONSISTENCY_GAIN[1]
+        np.testing.assert_allclose(reflectance[copy, :6], gain * reflectance[original, :6], rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(x[copy, 6:], x[original, 6:])  # SAR, thermal and the DEM are as they were
+        np.testing.assert_array_equal(y[copy], y[original])
+        assert w[copy] == w[original]
+
+
+def test_the_consistency_loss_is_zero_for_equal_maps_and_grows_with_disagreement() -> None:
+    import torch
+
+    from glacierscale.training.steps import consistency_loss
+
+    logits = torch.randn(2, 4, 8, 8)
+    assert float(consistency_loss(logits, logits.clone())) == pytest.approx(0.0, abs=1e-7)
+    near, far = logits + 0.1 * torch.randn_like(logits), logits + 3.0 * torch.randn_like(logits)
+    assert 0 < float(consistency_loss(logits, near)) < float(consistency_loss(logits, far))
+
+
+def test_blind_patches_can_label_debris_as_background_and_seeing_patches_keep_it() -> None:
+    from glacierscale.training.steps import StepSettings
+
+    bands = ["B02", "B03", "B04", "B08", "B11", "B12", "VV", "VH", "COH", "LST", "ELEV"]
+    sample = _sample(bands)
+
+    def debris_pixels(blind_share: float, blind_debris: str) -> tuple[int, int]:
+        settings = StepSettings(steps=1, batch_size=1, patch_size=64, lr=1e-3, seed=0, sensor_dropout={},
+                                randomise=False, blind_share=blind_share, blind_debris=blind_debris)
+        batches = PatchBatches([sample], bands, np.zeros(len(bands)), np.ones(len(bands)), settings,  # type: ignore[list-item]
+                               np.random.default_rng(8))
+        ys = [batches.patch()[1] for _ in range(200)]
+        return sum(int((y == 2).sum()) for y in ys), sum(int(y.size) for y in ys)
+
+    seen, _ = debris_pixels(0.0, "background")  # seeing patches (SAR and thermal present) keep their debris
+    blind_kept, _ = debris_pixels(1.0, "debris")
+    blind_relabelled, n = debris_pixels(1.0, "background")
+    assert seen > 0 and blind_kept > 0 and blind_relabelled == 0 and n == 200 * 64 * 64

@@ -56,6 +56,17 @@ def test_config_paths_and_region_specs(tmp_path: Path) -> None:
     path.write_text(CONFIG + "haze: [0.05, -0.08]\n")
     with pytest.raises(ConfigError, match=r"haze: \[0.05, -0.08\] is not a range of offsets"):
         load_train_config(path)
+    # brightness-consistency pairs: at most half the batch (each pair is an original and its copy)
+    path.write_text(CONFIG + "consistency_pairs: 2\n")
+    assert load_train_config(path).consistency_pairs == 2
+    path.write_text(CONFIG + "batch_size: 2\nconsistency_pairs: 2\n")
+    with pytest.raises(ConfigError, match=r"consistency_pairs: 2 is more than half the batch \(batch_size 2\)"):
+        load_train_config(path)
+    path.write_text(CONFIG + "blind_debris: background\n")
+    assert load_train_config(path).blind_debris == "background"
+    path.write_text(CONFIG + "blind_debris: rock\n")
+    with pytest.raises(ConfigError, match="blind_debris"):
+        load_train_config(path)
 
 
 def test_train_in_one_process_writes_a_fusion_checkpoint(tmp_path: Path) -> None:
