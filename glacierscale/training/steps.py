@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from glacierscale.classes import BACKGROUND, DEBRIS_ICE
 from glacierscale.model.bands import GROUPS
 from glacierscale.model.checkpoint import NODATA_CLASS
 from glacierscale.training.data import Sample
@@ -27,6 +28,7 @@ FAR_FROM_ICE_PX = 25  # 500 m at 20 m: ground this far from every glacier is bar
 CENTRES = ((2, 0.20), (1, 0.27), (0, 0.20), (3, 0.06))  # 3: water (lakes, sea), where a region has it
 CLOUD_COVER = (0.15, 1.0)  # share of a clouded patch that loses its optical data (1.0: fully overcast)
 BLIND_GROUPS = ("sar", "thermal")  # without both, rock-coloured debris cover looks like the rock around it
+BlindDebris = Literal["debris", "background"]  # the label of debris-covered ice in a blind patch
 # the brightness-consistency copies are scaled by a gain drawn in this range: the ×0.7 / ×1.3 brightness ablation
 CONSISTENCY_GAIN = (0.7, 1.3)
 
@@ -61,7 +63,7 @@ class StepSettings:
     # what debris-covered ice is labelled in a blind patch (no SAR and no thermal in its input): "debris" (as
     # elsewhere) or "background", because optical + DEM alone cannot tell it from bare rock (the simulator gives
     # debris the local rock's spectrum), and a real HLS scene's sunlit valley floor was read as debris-covered ice
-    blind_debris: str = "debris"
+    blind_debris: BlindDebris = "debris"
 
 
 class PatchBatches:
@@ -143,7 +145,8 @@ class PatchBatches:
             r, c = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
         x, y = s.data[:, r:r + size, c:c + size], s.labels[r:r + size, c:c + size]
         if blind and self.settings.blind_debris == "background":
-            y = np.where(y == 2, np.uint8(0), y)  # without SAR or thermal, rock-coloured debris is not called ice
+            # without SAR or thermal, rock-coloured debris is not called ice
+            y = np.where(y == DEBRIS_ICE, np.uint8(BACKGROUND), y)
         rot = int(rng.integers(4))
         x, y = np.rot90(x, rot, axes=(1, 2)), np.rot90(y, rot)
         if rng.random() < 0.5:

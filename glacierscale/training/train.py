@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,6 +26,7 @@ from glacierscale.training.data import Sample, align_bands, band_statistics, dat
 from glacierscale.training.finetune import check_fits, onto_bands_of, starting_point
 from glacierscale.training.randomise import Randomisation
 from glacierscale.training.sources import CatalogSource
+from glacierscale.training.steps import BlindDebris
 
 SENSORS = ("s2", "s1", "landsat", "dem")
 
@@ -107,7 +108,7 @@ class TrainConfig(BaseModel):
     consistency_weight: float = Field(1.0, ge=0.0)
     # the label of debris-covered ice in patches whose input holds neither SAR nor thermal: "debris", or
     # "background" (optical + DEM alone do not tell it from bare rock; the model then maps no debris without them)
-    blind_debris: Literal["debris", "background"] = "debris"
+    blind_debris: BlindDebris = "debris"
     # share of patches whose optical bands are missing under cloud-shaped masks (some fully overcast): the labels
     # stay, so SAR + DEM (+ thermal) learn to map cloud-covered pixels; > 0 makes optical an optional group
     optical_clouds: float = Field(0.0, ge=0.0, le=1.0)
